@@ -1,0 +1,1 @@
+"""Shared plumbing of every stage: configuration, command line, run folders, atomic writes."""

@@ -1,0 +1,28 @@
+"""The whole configuration: one section per stage, as in ``configs/*.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.config import apply_overrides, from_dict, load_yaml
+from envs.config import EnvConfig
+from teacher.config import FramesConfig, TeacherConfig
+
+
+@dataclass
+class Config:
+    """Root of a config file. Unknown sections or keys are errors."""
+
+    seed: int = 0
+    env: EnvConfig = field(default_factory=EnvConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    frames: FramesConfig = field(default_factory=FramesConfig)
+
+
+def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = None) -> Config:
+    """Read a YAML file, apply ``key=value`` overrides and ``--seed``, check every key."""
+    data = apply_overrides(load_yaml(path), list(overrides))
+    if seed is not None:
+        data["seed"] = seed
+    return from_dict(Config, data)

@@ -1,0 +1,25 @@
+"""The ``env`` section of a config: which game, its variant, and how frames reach the agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EnvConfig:
+    """Which game and how its frames are shaped; variant options go to the game itself."""
+
+    id: str = "BuiltinPong-v0"
+    kwargs: dict[str, Any] = field(default_factory=dict)  # game variant (speeds, sizes, colours)
+    frame_stack: int = 2  # frames stacked for the teacher's CNN
+    frame_skip: int | None = None  # agent steps per emulator frame; None: 1 built-in, 4 Atari/retro
+    obs_size: int | None = None  # square side of the observation; None: native (built-in) or 84
+    grayscale: bool = False  # Atari/retro: RL-Zoo's grey 84x84 frames instead of RGB
+    max_episode_steps: int | None = None  # truncate longer episodes
+    terminal_on_life_loss: bool = True  # Atari/retro training: a lost life ends the episode
+    clip_reward: bool = True  # Atari/retro training: reward sign, as RL-Zoo
+    noop_max: int = 30  # Atari: random no-ops at reset, so starts differ
+    sticky_action_prob: float = 0.0  # probability of repeating the last action (ALE v5 uses 0.25)
+    retro_state: str | None = None  # stable-retro save state; None: the game's default
+    retro_combos: list[list[str]] | None = None  # button combinations; None: the game's preset

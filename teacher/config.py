@@ -1,0 +1,41 @@
+"""The ``teacher`` and ``frames`` sections of a config (RL-Zoo's PPO hyperparameter names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TeacherConfig:
+    """PPO on pixels with Stable-Baselines3; schedules may be ``lin_<value>`` as in RL-Zoo."""
+
+    policy: str = "compact"  # "compact": small CNN for built-in games; "CnnPolicy": Nature CNN
+    total_timesteps: int = 300_000
+    n_envs: int = 8
+    vec_env: str = "dummy"  # "dummy" (one process) or "subproc" (retro needs it)
+    learning_rate: float | str = 2.5e-4
+    n_steps: int = 128
+    batch_size: int = 256
+    n_epochs: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float | str = 0.1
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    features_dim: int = 256  # width of the CNN's output layer
+    checkpoint_freq: int = 50_000  # timesteps between checkpoints
+    eval_freq: int = 50_000  # timesteps between evaluations (best model kept)
+    eval_episodes: int = 5
+    device: str = "cpu"
+    torch_threads: int = 2
+
+
+@dataclass
+class FramesConfig:
+    """How ``save_frames.py`` records frames for the detector."""
+
+    n_frames: int = 4000
+    random_action_prob: float = 0.3  # share of random actions, so frames leave the teacher's path
+    shard_size: int = 1000  # frames per compressed shard
+    deterministic: bool = False  # teacher actions: argmax instead of sampled
