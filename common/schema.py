@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import apply_overrides, from_dict, load_yaml
+from common.evaluation import EvalConfig
 from envs.config import EnvConfig
 from teacher.config import FramesConfig, TeacherConfig
 
@@ -18,6 +19,7 @@ class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
 
 
 def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = None) -> Config:

@@ -49,7 +49,8 @@ def read_shard(path: Path) -> Shard:
         if "obj_frame" not in data:
             return Shard(frames, None)
         objects: list[list[dict]] = [[] for _ in range(len(frames))]
-        for i, t, box, vel in zip(data["obj_frame"], data["obj_type"], data["obj_box"], data["obj_vel"]):
+        for i, t, box, vel in zip(data["obj_frame"], data["obj_type"], data["obj_box"], data["obj_vel"],
+                                   strict=True):
             objects[int(i)].append(
                 {"type": int(t), "x": float(box[0]), "y": float(box[1]), "width": float(box[2]),
                  "height": float(box[3]), "vx": float(vel[0]), "vy": float(vel[1])}

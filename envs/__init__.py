@@ -1,0 +1,146 @@
+"""One ``make_env(config)`` for built-in games, Atari (ale-py) and retro games (stable-retro).
+
+Every environment yields RGB frames (H, W, 3) uint8 as observations, the frames the teacher sees
+before stacking and that the detector reads. ``train=True`` adds the training-only wrappers
+(a lost life ends the episode, clipped rewards); evaluation plays whole games with raw scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    SubprocVecEnv,
+    VecEnv,
+    VecFrameStack,
+    VecTransposeImage,
+)
+
+from common.errors import UserError
+from envs.builtin import BuiltinFreeway, BuiltinPong
+from envs.config import EnvConfig
+
+BUILTIN_GAMES: dict[str, type[gym.Env]] = {
+    "BuiltinPong-v0": BuiltinPong,
+    "BuiltinFreeway-v0": BuiltinFreeway,
+}
+for _id, _cls in BUILTIN_GAMES.items():
+    if _id not in gym.registry:
+        gym.register(_id, entry_point=_cls)
+
+
+@cache
+def _atari_ids() -> frozenset[str]:
+    import ale_py
+
+    gym.register_envs(ale_py)
+    return frozenset(i for i, spec in gym.registry.items() if "ale_py" in str(spec.entry_point))
+
+
+def env_kind(env_id: str) -> str:
+    """``builtin``, ``atari`` or ``retro``; an unknown id is a user error naming the options."""
+    if env_id in BUILTIN_GAMES:
+        return "builtin"
+    if env_id in _atari_ids():
+        return "atari"
+    from retro_utils import retro_game_name
+
+    if retro_game_name(env_id) is not None:
+        return "retro"
+    raise UserError(
+        f"unknown environment id '{env_id}'; use a built-in game ({', '.join(BUILTIN_GAMES)}), "
+        "an Atari id such as PongNoFrameskip-v4 or ALE/Pong-v5, or a retro game such as "
+        "Airstriker-Genesis (see README: importing ROMs)"
+    )
+
+
+def check_env_id(env_id: str) -> None:
+    env_kind(env_id)
+
+
+def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
+             monitor: bool = False, render_mode: str | None = None) -> gym.Env:
+    """One environment yielding RGB frames; ``monitor`` records true episode returns (SB3 Monitor)."""
+    kind = env_kind(cfg.id)
+    if kind == "retro":
+        from retro_utils import make_retro_env
+
+        env = make_retro_env(cfg, train=train, monitor=monitor)
+    elif kind == "atari":
+        from envs.atari import make_atari
+
+        env = make_atari(cfg, train=train, monitor=monitor, render_mode=render_mode)
+    else:
+        try:
+            env = gym.make(cfg.id, render_mode=render_mode, **cfg.kwargs)
+        except TypeError as exc:
+            raise UserError(f"env.kwargs do not fit {cfg.id}: {exc}") from None
+        if monitor:
+            env = Monitor(env)
+        skip = cfg.frame_skip or 1
+        if skip > 1:
+            from stable_baselines3.common.atari_wrappers import MaxAndSkipEnv
+
+            env = MaxAndSkipEnv(env, skip=skip)
+    if cfg.max_episode_steps:
+        env = gym.wrappers.TimeLimit(env, cfg.max_episode_steps)
+    if seed is not None:
+        env.action_space.seed(seed)
+        env.reset(seed=seed)
+    return env
+
+
+def make_vec_env(cfg: EnvConfig, n_envs: int, seed: int, train: bool = True,
+                 vec_env: str = "dummy") -> VecEnv:
+    """``n_envs`` copies with Monitor, frame stacking and channel-first images, as SB3 expects."""
+    if vec_env not in ("dummy", "subproc"):
+        raise UserError(f"teacher.vec_env must be 'dummy' or 'subproc', got '{vec_env}'")
+    if env_kind(cfg.id) == "retro":
+        vec_env = "subproc"  # stable-retro allows one emulator per process
+
+    def factory(rank: int) -> Callable[[], gym.Env]:
+        def build() -> gym.Env:
+            env = make_env(cfg, train=train, monitor=True)
+            env.action_space.seed(seed + rank)
+            return env
+
+        return build
+
+    fns = [factory(i) for i in range(n_envs)]
+    venv = SubprocVecEnv(fns, start_method="fork") if vec_env == "subproc" else DummyVecEnv(fns)
+    venv.seed(seed)
+    if cfg.frame_stack > 1:
+        venv = VecFrameStack(venv, cfg.frame_stack)
+    return VecTransposeImage(venv)
+
+
+def action_names(cfg: EnvConfig) -> list[str]:
+    env = make_env(cfg)
+    try:
+        try:
+            names = list(env.get_wrapper_attr("get_action_meanings")())
+        except AttributeError:
+            names = None
+        n = env.action_space.n
+    finally:
+        env.close()
+    return names or [f"action{i}" for i in range(n)]
+
+
+def object_type_names(cfg: EnvConfig) -> list[str] | None:
+    """Names of the true object types, where the game knows them (built-in games)."""
+    cls = BUILTIN_GAMES.get(cfg.id)
+    return list(cls.OBJECT_TYPES) if cls else None
+
+
+def frame_shape(cfg: EnvConfig) -> tuple[int, int, int]:
+    env = make_env(cfg)
+    try:
+        return tuple(np.shape(env.observation_space.sample()))
+    finally:
+        env.close()

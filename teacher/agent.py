@@ -1,0 +1,63 @@
+"""The trained teacher as an agent that takes raw frames, as later stages need it.
+
+It keeps its own frame stack exactly as SB3's ``VecFrameStack`` + ``VecTransposeImage`` build
+it in training (oldest frame first, zeros after a reset), so its action distribution on a frame
+is the one it was trained with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+
+from common.errors import UserError
+
+MODEL_FILE = "teacher.zip"
+
+
+class TeacherAgent:
+    """Greedy (or sampling) PPO teacher over raw (H, W, 3) frames."""
+
+    def __init__(self, model: PPO, frame_stack: int, deterministic: bool = True, seed: int = 0):
+        self.model = model
+        self.rng = np.random.default_rng(seed)
+        self.frame_stack = max(frame_stack, 1)
+        self.deterministic = deterministic
+        self.n_actions = int(model.action_space.n)
+        self._stack: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, teacher_dir: Path, frame_stack: int, deterministic: bool = True) -> TeacherAgent:
+        path = Path(teacher_dir) / MODEL_FILE
+        if not path.is_file():
+            raise UserError(f"no teacher model at {path}; run train_visual_rl.py first")
+        return cls(PPO.load(path, device="cpu"), frame_stack, deterministic)
+
+    def reset(self) -> None:
+        self._stack = None
+
+    def observe(self, frame: np.ndarray) -> np.ndarray:
+        """Push a frame and return the channel-first stacked observation."""
+        chw = np.transpose(frame, (2, 0, 1))
+        if self._stack is None:
+            self._stack = np.zeros((chw.shape[0] * self.frame_stack, *chw.shape[1:]), np.uint8)
+        channels = chw.shape[0]
+        self._stack = np.roll(self._stack, -channels, axis=0)
+        self._stack[-channels:] = chw
+        return self._stack
+
+    @torch.no_grad()
+    def probs(self, frame: np.ndarray) -> np.ndarray:
+        """Action distribution on this frame (also advances the frame stack)."""
+        obs, _ = self.model.policy.obs_to_tensor(self.observe(frame)[None])
+        distribution = self.model.policy.get_distribution(obs)
+        return distribution.distribution.probs[0].cpu().numpy()
+
+    def act(self, frame: np.ndarray, info: dict | None = None) -> int:
+        p = self.probs(frame)
+        if self.deterministic:
+            return int(np.argmax(p))
+        return int(self.rng.choice(len(p), p=p))

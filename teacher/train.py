@@ -1,0 +1,129 @@
+"""Stage I training: SB3 PPO on pixels with checkpoints, evaluation, resume and a summary."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
+
+from common.errors import UserError
+from common.evaluation import evaluate
+from common.schema import Config
+from envs import make_vec_env
+from teacher.agent import MODEL_FILE, TeacherAgent
+from teacher.cnn import CompactCNN
+
+CHECKPOINT_PREFIX = "ppo"
+
+
+def schedule(value: float | str, key: str) -> float | Callable[[float], float]:
+    """A constant, or RL-Zoo's ``lin_<start>``: linear decay to zero over training."""
+    if isinstance(value, float):
+        return value
+    match = re.fullmatch(r"lin_([0-9.eE+-]+)", value)
+    if not match:
+        raise UserError(f"teacher.{key} must be a number or lin_<number>, got '{value}'")
+    start = float(match.group(1))
+    return lambda progress_remaining: progress_remaining * start
+
+
+class StageLogger(BaseCallback):
+    """Logs stage changes that retro games report in ``info`` (``charts/stage_changes``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.changes = 0
+
+    def _on_step(self) -> bool:
+        self.changes += sum(bool(info.get("stage_changed")) for info in self.locals["infos"])
+        self.logger.record("charts/stage_changes", self.changes)
+        return True
+
+
+def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
+    found = []
+    for path in checkpoint_dir.glob(f"{CHECKPOINT_PREFIX}_*_steps.zip"):
+        match = re.fullmatch(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def check_config(config: Config) -> None:
+    """Refuse bad teacher settings before anything is written."""
+    t = config.teacher
+    if t.policy not in ("compact", "CnnPolicy"):
+        raise UserError(f"teacher.policy must be 'compact' or 'CnnPolicy', got '{t.policy}'")
+    schedule(t.learning_rate, "learning_rate")
+    schedule(t.clip_range, "clip_range")
+    for key in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
+        if getattr(t, key) <= 0:
+            raise UserError(f"teacher.{key} must be positive, got {getattr(t, key)}")
+
+
+def build_model(config: Config, venv, tensorboard_dir: Path) -> PPO:
+    t = config.teacher
+    policy_kwargs = {}
+    if t.policy == "compact":
+        policy_kwargs = {"features_extractor_class": CompactCNN,
+                         "features_extractor_kwargs": {"features_dim": t.features_dim}}
+    return PPO(
+        "CnnPolicy", venv,
+        learning_rate=schedule(t.learning_rate, "learning_rate"),
+        n_steps=t.n_steps, batch_size=t.batch_size, n_epochs=t.n_epochs, gamma=t.gamma,
+        gae_lambda=t.gae_lambda, clip_range=schedule(t.clip_range, "clip_range"),
+        ent_coef=t.ent_coef, vf_coef=t.vf_coef, max_grad_norm=t.max_grad_norm,
+        policy_kwargs=policy_kwargs, tensorboard_log=str(tensorboard_dir), seed=config.seed,
+        device=t.device, verbose=0,
+    )
+
+
+def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = True) -> dict:
+    """Train (or continue) the teacher in ``out``; returns the summary for complete.json."""
+    t = config.teacher
+    torch.set_num_threads(t.torch_threads)
+    checkpoints = out / "checkpoints"
+    venv = make_vec_env(config.env, t.n_envs, config.seed, train=True, vec_env=t.vec_env)
+    eval_env = make_vec_env(config.env, 1, config.seed + 10_000, train=False)
+    last = latest_checkpoint(checkpoints) if resume else None
+    if last is not None:
+        model = PPO.load(last, env=venv, device=t.device, tensorboard_log=str(out / "tensorboard"))
+        print(f"resuming from {last} at {model.num_timesteps} steps")
+    else:
+        model = build_model(config, venv, out / "tensorboard")
+    callbacks = [
+        CheckpointCallback(max(t.checkpoint_freq // t.n_envs, 1), str(checkpoints), CHECKPOINT_PREFIX),
+        EvalCallback(eval_env, n_eval_episodes=t.eval_episodes, eval_freq=max(t.eval_freq // t.n_envs, 1),
+                     best_model_save_path=str(out), log_path=str(out / "eval"), deterministic=True,
+                     verbose=0),
+        StageLogger(),
+    ]
+    start_steps, start = model.num_timesteps, time.perf_counter()
+    try:
+        model.learn(t.total_timesteps - model.num_timesteps, callback=callbacks,
+                    reset_num_timesteps=last is None, progress_bar=progress_bar, tb_log_name="ppo")
+    except KeyboardInterrupt:
+        model.save(checkpoints / f"{CHECKPOINT_PREFIX}_{model.num_timesteps}_steps.zip")
+        raise
+    finally:
+        venv.close()
+        eval_env.close()
+    wall = time.perf_counter() - start
+    model.save(out / "final_model.zip")
+    best = out / "best_model.zip"
+    shutil.copyfile(best if best.is_file() else out / "final_model.zip", out / MODEL_FILE)
+    agent = TeacherAgent.load(out, config.env.frame_stack)
+    result = evaluate(agent, config.env, config.evaluation)
+    trained = model.num_timesteps - start_steps
+    return {
+        "timesteps": model.num_timesteps,
+        "wall_seconds": wall,
+        "frames_per_second": trained / max(wall, 1e-9),
+        **result.summary(),
+    }

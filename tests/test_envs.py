@@ -1,0 +1,96 @@
+"""Built-in games, make_env for every kind, and unknown ids."""
+
+import numpy as np
+import pytest
+
+from common.errors import UserError
+from envs import action_names, env_kind, make_env, make_vec_env
+from envs.builtin import BuiltinFreeway, BuiltinPong
+from envs.config import EnvConfig
+from tests.helpers import track_ball
+
+
+@pytest.mark.parametrize("cls", [BuiltinPong, BuiltinFreeway])
+def test_objects_match_pixels(cls):
+    env = cls()
+    frame, info = env.reset(seed=3)
+    for _ in range(30):
+        frame, _, _, _, info = env.step(env.action_space.sample())
+    background = env.background
+    for obj in info["objects"]:
+        x, y = int(obj["x"]), int(obj["y"])
+        assert not np.array_equal(frame[y, x], background), obj
+        assert np.array_equal(frame[y, x], env.colours[obj["type"]])
+    drawn = np.any(frame != background, axis=2).sum()
+    assert drawn <= sum(o["width"] * o["height"] for o in info["objects"])
+
+
+def test_pong_seeded_reset_is_deterministic():
+    a, b = BuiltinPong(), BuiltinPong()
+    fa, _ = a.reset(seed=7)
+    fb, _ = b.reset(seed=7)
+    for action in [1, 2, 0, 1] * 20:
+        fa, ra, *_ = a.step(action)
+        fb, rb, *_ = b.step(action)
+    assert np.array_equal(fa, fb) and ra == rb
+
+
+def test_pong_tracking_policy_wins_every_point():
+    env = BuiltinPong()
+    _, info = env.reset(seed=0)
+    total, done = 0.0, False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(track_ball(info))
+        total += reward
+        done = terminated or truncated
+    assert total == env.points
+
+
+def test_variants_change_the_game():
+    env = BuiltinPong(paddle_height=16, ball_colour=(255, 0, 0))
+    frame, info = env.reset(seed=0)
+    assert next(o for o in info["objects"] if o["type"] == 0)["height"] == 16
+    assert (frame == np.array([255, 0, 0], np.uint8)).all(axis=2).sum() == 9
+    freeway = BuiltinFreeway(lanes=3)
+    _, info = freeway.reset(seed=0)
+    assert sum(o["type"] == 1 for o in info["objects"]) == 3
+
+
+def test_freeway_crossing_scores():
+    env = BuiltinFreeway(lanes=1, car_speed=0.0)
+    env.reset(seed=0)
+    env.cars[0].x = -100  # parked out of the way
+    total = sum(env.step(1)[1] for _ in range(40))
+    assert total >= 1
+
+
+def test_env_kinds_and_unknown_id():
+    assert env_kind("BuiltinPong-v0") == "builtin"
+    assert env_kind("PongNoFrameskip-v4") == "atari"
+    assert env_kind("Airstriker-Genesis") == "retro"
+    with pytest.raises(UserError, match="unknown environment id 'NoSuchGame-v9'"):
+        env_kind("NoSuchGame-v9")
+
+
+def test_bad_variant_kwargs_are_user_errors():
+    with pytest.raises(UserError, match="env.kwargs"):
+        make_env(EnvConfig(id="BuiltinPong-v0", kwargs={"paddle_hieght": 3}))
+
+
+@pytest.mark.parametrize("env_id", ["PongNoFrameskip-v4", "Airstriker-Genesis"])
+def test_emulated_games_give_rgb_frames(env_id):
+    cfg = EnvConfig(id=env_id)
+    env = make_env(cfg, seed=0, train=True)
+    frame, _ = env.reset(seed=0)
+    assert frame.shape == (84, 84, 3) and frame.dtype == np.uint8
+    frame, *_ = env.step(0)
+    assert frame.shape == (84, 84, 3)
+    env.close()
+    assert len(action_names(cfg)) == env.action_space.n
+
+
+def test_vec_env_stacks_channel_first():
+    venv = make_vec_env(EnvConfig(frame_stack=3), n_envs=2, seed=0)
+    obs = venv.reset()
+    assert obs.shape == (2, 9, 64, 64)
+    venv.close()
