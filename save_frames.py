@@ -17,6 +17,7 @@ from common.io import read_json, write_json
 from common.runs import section_fingerprint
 from common.shards import write_shard
 
+STAGE = "frames"
 SECTIONS = ("env", "teacher", "frames")
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> dict:
 
         raise UserError(f"frames.random_action_prob must be in [0, 1], got {f.random_action_prob}")
     teacher_dir = args.run.stage("teacher", "train_visual_rl.py").require_complete().path
-    stage = args.run.stage("frames", "save_frames.py")
+    stage = args.run.stage(STAGE, "save_frames.py")
     key = section_fingerprint(config, SECTIONS)
     out = stage.prepare(config, key, args.resume, args.force)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from common.cli import parse_stage_args, run_cli, stage_parser
 from common.runs import section_fingerprint
 
+STAGE = "teacher"
 SECTIONS = ("env", "teacher", "evaluation")
 
 
 def main(argv: list[str]) -> dict:
     parser = stage_parser(__doc__.splitlines()[1], SECTIONS)
     args = parse_stage_args(parser, argv, create_run=True)
-    stage = args.run.stage("teacher", "train_visual_rl.py")
+    stage = args.run.stage(STAGE, "train_visual_rl.py")
     stage.check_writable(args.resume, args.force)
     from teacher.train import check_config, train_teacher
 

@@ -35,6 +35,27 @@ for _id, _cls in BUILTIN_GAMES.items():
 
 
 @cache
+class ActionRepeat(gym.Wrapper):
+    """Frame skip for the built-in games: repeat the action, sum rewards, keep the last frame.
+
+    Unlike Atari's max-pooling skip, nothing is blended, so sprites stay sharp for the detector.
+    """
+
+    def __init__(self, env: gym.Env, repeat: int):
+        super().__init__(env)
+        self.repeat = repeat
+
+    def step(self, action):
+        total = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+@cache
 def _atari_ids() -> frozenset[str]:
     import ale_py
 
@@ -82,11 +103,8 @@ def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
             raise UserError(f"env.kwargs do not fit {cfg.id}: {exc}") from None
         if monitor:
             env = Monitor(env)
-        skip = cfg.frame_skip or 1
-        if skip > 1:
-            from stable_baselines3.common.atari_wrappers import MaxAndSkipEnv
-
-            env = MaxAndSkipEnv(env, skip=skip)
+        if (cfg.frame_skip or 1) > 1:
+            env = ActionRepeat(env, cfg.frame_skip)
     if cfg.max_episode_steps:
         env = gym.wrappers.TimeLimit(env, cfg.max_episode_steps)
     if seed is not None:

@@ -1,0 +1,37 @@
+"""Shared helpers of the bench scripts: machine description, load, JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+
+def machine() -> dict:
+    """What the numbers were measured on, including the load, since timings depend on it."""
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_average_1min": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def save(name: str, result: dict) -> Path:
+    from common.io import write_json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return write_json(RESULTS / f"{name}.json", {"machine": machine(), **result})
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A plain markdown table of ``rows`` (numbers rounded for reading)."""
+    def cell(value) -> str:
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
