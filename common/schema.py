@@ -8,6 +8,10 @@ from pathlib import Path
 from common.config import apply_overrides, from_dict, load_yaml
 from common.evaluation import EvalConfig
 from envs.config import EnvConfig
+from gplearn_custom.config import DistillConfig
+from gplearn_custom.rl.config import FinetuneConfig
+from see.dataset_config import DatasetConfig
+from space.config import DetectorConfig
 from teacher.config import FramesConfig, TeacherConfig
 
 
@@ -19,7 +23,11 @@ class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
 def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = None) -> Config:

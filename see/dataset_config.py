@@ -1,0 +1,47 @@
+"""The ``dataset`` section of a config: how Stage II-B turns teacher play into object states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from common.errors import UserError
+
+
+@dataclass
+class DatasetConfig:
+    """Rollout length and exploration, object typing and tracking of ``generate_dataset.py``."""
+
+    n_steps: int = 20_000  # agent steps rolled out (states without any object are left out)
+    random_action_prob: float = 0.2  # share of random actions; the teacher labels every state anyway
+    deterministic: bool = True  # the teacher's own actions: argmax (true) or sampled
+    n_types: int | None = None  # object types for space/segment; None: best silhouette in type_range
+    type_range: list[int] = field(default_factory=lambda: [2, 8])  # [min, max] types tried
+    cluster_frames: int = 1000  # frames whose detections fit the types (frames/ if saved, else play)
+    silhouette_points: int = 2000  # detections sampled to score each number of types
+    silhouette_tolerance: float = 0.05  # fewest types scoring within this of the best silhouette
+    gate: float = 8.0  # pixels: farthest a detection may be from an object's predicted centre
+    memory: int = 3  # steps an undetected object is remembered before it is forgotten
+    match_tolerance: float = 3.0  # pixels: detection to true object, for purity and velocity error
+    chunk: int = 256  # frames the object source sees per call
+    decimals: int = 3  # decimals of positions and velocities written
+    torch_threads: int = 1  # one is fastest at batch 1 on a shared 2-core machine
+
+    def __post_init__(self) -> None:
+        if self.n_steps < 1:
+            raise UserError(f"dataset.n_steps must be at least 1, got {self.n_steps}")
+        if not 0.0 <= self.random_action_prob <= 1.0:
+            raise UserError(f"dataset.random_action_prob must be in [0, 1], got {self.random_action_prob}")
+        if self.n_types is not None and self.n_types < 1:
+            raise UserError(f"dataset.n_types must be at least 1 or null, got {self.n_types}")
+        if len(self.type_range) != 2 or not 1 <= self.type_range[0] <= self.type_range[1]:
+            raise UserError(
+                f"dataset.type_range must be [min, max] with 1 <= min <= max, got {self.type_range}")
+        for key in ("cluster_frames", "silhouette_points", "chunk", "torch_threads"):
+            if getattr(self, key) < 1:
+                raise UserError(f"dataset.{key} must be at least 1, got {getattr(self, key)}")
+        for key in ("gate", "match_tolerance"):
+            if getattr(self, key) <= 0:
+                raise UserError(f"dataset.{key} must be positive, got {getattr(self, key)}")
+        for key in ("memory", "decimals", "silhouette_tolerance"):
+            if getattr(self, key) < 0:
+                raise UserError(f"dataset.{key} must not be negative, got {getattr(self, key)}")

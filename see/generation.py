@@ -1,0 +1,187 @@
+"""Stage II-B's work: teacher play -> perception -> a streamed dataset, with its meta and statistics.
+
+The object types are fitted first, on the detections of ``dataset.cluster_frames`` frames: the
+saved frames (``frames/``) if that stage is finished, else the first steps of this very rollout
+(held back, then written like the rest). Then every step's frame goes through the perception and
+becomes one entry labelled by the teacher; steps where nothing is detected are counted, not written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from common.config import to_dict
+from common.errors import UserError
+from common.io import write_json
+from common.schema import Config
+from common.shards import load_frames
+from see.dataset import DatasetWriter, meta_path
+from see.object_types import TypeConfusion, TypeModel, fit_types, name_types, true_agent_type
+from see.perception import Perception
+from see.tracking import Tracker
+from space.sources import Detection, ObjectSource
+from teacher.agent import TeacherAgent
+from teacher.rollout import Step, rollout
+
+
+class DatasetStats:
+    """Running counts over the written steps; against true objects where the game reports them."""
+
+    def __init__(self, type_names: Sequence[str], true_names: Sequence[str] | None, tolerance: float):
+        self.type_names = list(type_names)
+        self.true_names = list(true_names) if true_names else None
+        self.steps = self.entries = self.explored = self.objects = 0
+        self.episodes: set[int] = set()
+        self.per_type = np.zeros(len(type_names), dtype=np.int64)
+        self.confusion = TypeConfusion(len(type_names), len(true_names), tolerance) if true_names else None
+        n_true = len(true_names) if true_names else 0
+        self.velocity_error = np.zeros((n_true, 2))  # summed |estimate - true| per true type
+        self.velocity_count = np.zeros(n_true, dtype=np.int64)
+
+    def add(self, step: Step, state: list[dict]) -> None:
+        self.steps += 1
+        self.episodes.add(step.episode)
+        self.explored += step.action != int(np.argmax(step.teacher_probs))
+        if state:
+            self.entries += 1
+            self.objects += len(state)
+            np.add.at(self.per_type, [o["type"] for o in state], 1)
+        truth = step.info.get("objects")
+        if self.confusion is None or truth is None:
+            return
+        types = np.array([o["type"] for o in state], dtype=np.int64)
+        centres = np.array([[o["x_position"], o["y_position"]] for o in state]).reshape(-1, 2)
+        for i, j in self.confusion.add(types, centres, truth):
+            kind = int(truth[j]["type"])
+            self.velocity_error[kind] += (abs(state[i]["x_velocity"] - truth[j].get("vx", 0.0)),
+                                          abs(state[i]["y_velocity"] - truth[j].get("vy", 0.0)))
+            self.velocity_count[kind] += 1
+
+    def summary(self) -> dict:
+        result = {
+            "steps": self.steps, "entries": self.entries, "empty_states": self.steps - self.entries,
+            "episodes": len(self.episodes), "explored_share": self.explored / max(self.steps, 1),
+            "objects_per_state": self.objects / max(self.entries, 1),
+            "objects_per_type": dict(zip(self.type_names, self.per_type.tolist(), strict=True)),
+        }
+        if self.confusion is not None:
+            result["types_vs_truth"] = self.confusion.summary(self.type_names, self.true_names)
+            counts = np.maximum(self.velocity_count, 1)[:, None]
+            per_type = {name: {"x": float(e[0]), "y": float(e[1]), "objects": int(n)}
+                        for name, e, n in zip(self.true_names, self.velocity_error / counts,
+                                              self.velocity_count, strict=True) if n}
+            total = max(int(self.velocity_count.sum()), 1)
+            overall = self.velocity_error.sum(0) / total
+            result["velocity_mae"] = {"x": float(overall[0]), "y": float(overall[1]),
+                                      "per_true_type": per_type}
+        return result
+
+
+def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
+             true_names: Sequence[str] | None, action_names: Sequence[str], progress: bool = True) -> dict:
+    """Write ``out`` (and its meta file) from ``dataset.n_steps`` steps of teacher play; returns the meta."""
+    d = config.dataset
+    start = time.perf_counter()
+    teacher = TeacherAgent.load(run_dir / "teacher", config.env.frame_stack)
+    steps: Iterator[Step] = rollout(config.env, teacher, d.n_steps, d.random_action_prob, config.seed,
+                                    deterministic=d.deterministic)
+    types, agent, fit_info, held = choose_types(config, run_dir, source, steps, true_names)
+    perception = Perception(source, types, Tracker(d.gate, d.memory), d.decimals)
+    stats = DatasetStats(types.names, true_names, d.match_tolerance)
+    image_size = None
+    with DatasetWriter(out) as writer, tqdm(total=d.n_steps, desc="dataset", unit="step",
+                                            disable=not progress) as bar:
+        for batch in _chunks(itertools.chain(held, steps), d.chunk):
+            frames = np.stack([s.frame for s in batch])
+            image_size = list(frames.shape[1:3])
+            for step, detections in zip(batch, source.detect(frames, [s.info for s in batch]), strict=True):
+                if step.step == 0:
+                    perception.reset()
+                state = perception.update(detections)
+                stats.add(step, state)
+                if state:
+                    writer.write({"state": state, "teacher_action": int(np.argmax(step.teacher_probs)),
+                                  "teacher_probs": [round(float(p), 6) for p in step.teacher_probs],
+                                  "episode": step.episode, "step": step.step})
+            bar.update(len(batch))
+        if writer.count == 0:
+            raise UserError("the object source found no object in any frame; check the detector "
+                            "(python -m space eval) or detector.source")
+        seconds = time.perf_counter() - start
+        summary = {**stats.summary(), "seconds": seconds, "steps_per_second": d.n_steps / seconds}
+        meta = {
+            "format": "diffses-dataset/1", "env_id": config.env.id, "seed": config.seed,
+            "object_source": config.detector.source, "detector": to_dict(config.detector),
+            **perception.describe(), "object_types": list(types.names),
+            "true_object_types": list(true_names) if true_names else None, "agent_type": agent,
+            "image_size": image_size, "action_names": list(action_names), "n_actions": len(action_names),
+            "type_fit": fit_info, "stats": summary,
+        }
+        write_json(meta_path(out), meta)
+    return meta
+
+
+def choose_types(config: Config, run_dir: Path, source: ObjectSource, steps: Iterator[Step],
+                 true_names: Sequence[str] | None) -> tuple[TypeModel, int | None, dict, list[Step]]:
+    """(types, agent type, how they were fitted, steps taken from ``steps`` to fit them).
+
+    The oracle's types are the game's own; other sources' types are fitted on ``frames/`` where
+    that stage is finished, else on the rollout's first steps, which are returned to be written.
+    """
+    if config.detector.source == "oracle":
+        if not true_names:
+            raise UserError(f"the oracle source knows no object types for {config.env.id}; "
+                            "use detector.source=space or segment")
+        return TypeModel(list(true_names)), true_agent_type(true_names), {}, []
+    frames_dir = run_dir / "frames"
+    if (frames_dir / "complete.json").is_file():
+        shard = load_frames(frames_dir, config.dataset.cluster_frames)
+        return (*fit_object_types(source, shard.frames, shard.objects, true_names, config, "frames/"), [])
+    held = list(itertools.islice(steps, config.dataset.cluster_frames))
+    known = all("objects" in s.info for s in held)
+    truth = [s.info["objects"] for s in held] if known else None
+    frames = np.stack([s.frame for s in held])
+    return (*fit_object_types(source, frames, truth, true_names, config, "rollout"), held)
+
+
+def fit_object_types(source: ObjectSource, frames: np.ndarray, truth: list[list[dict]] | None,
+                     true_names: Sequence[str] | None, config: Config, origin: str
+                     ) -> tuple[TypeModel, int | None, dict]:
+    """k-means types on the detections of ``frames``; named after true types where ``truth`` is known."""
+    d = config.dataset
+    detections: list[list[Detection]] = []
+    for i in range(0, len(frames), d.chunk):
+        detections.extend(source.detect(frames[i:i + d.chunk]))
+    flat = [det for frame in detections for det in frame]
+    if not flat:
+        raise UserError(f"the object source found no object in {len(frames)} frames; check the detector "
+                        "(python -m space eval) or detector.source")
+    embeddings = np.stack([np.ravel(det.embedding) for det in flat])
+    types, scores = fit_types(embeddings, d.n_types, d.type_range, config.seed, d.silhouette_points,
+                               d.silhouette_tolerance)
+    fit_info = {"frames_from": origin, "frames": len(frames), "detections": len(flat),
+                "silhouette": {str(k): v for k, v in scores.items()}}
+    agent = None
+    if truth is not None and true_names:
+        confusion = TypeConfusion(len(types.names), len(true_names), d.match_tolerance)
+        for frame_dets, objects in zip(detections, truth, strict=True):
+            centres = np.array([[det.x, det.y] for det in frame_dets]).reshape(-1, 2)
+            confusion.add(types.assign(frame_dets), centres, objects)
+        fit_info["purity"] = confusion.purity
+        types, _ = name_types(types, confusion, true_names)
+        wanted = true_agent_type(true_names)
+        if wanted is not None and true_names[wanted] in types.names:
+            agent = types.names.index(true_names[wanted])
+    return types, agent, fit_info
+
+
+def _chunks(items: Iterable[Step], size: int) -> Iterator[list[Step]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch

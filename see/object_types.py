@@ -1,0 +1,189 @@
+"""Object types: detections' embeddings clustered once, then assigned the same way everywhere.
+
+A learned detector (SPACE) or the colour segmenter says where objects are, not what they are.
+k-means on their standardised embeddings gives the types; the number of types comes from the
+config or from the best silhouette score over a range. The scaling and centroids are saved in
+``dataset.meta.json``, so distillation, fine-tuning and the symbolic agent while it plays give an
+embedding the same type. Where the game knows its true objects, each type is named after the true
+type most of its detections match (``ball``), and type purity measures the clustering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from common.errors import UserError
+from space.metrics import match_centres
+from space.sources import Detection
+
+# Names under which games call the object the agent controls (built-in games, OCAtari's "Player").
+AGENT_NAMES = ("agent", "player", "chicken")
+
+
+@dataclass
+class TypeModel:
+    """Detections -> type indices: nearest centroid of the scaled embedding, or the source's type."""
+
+    names: list[str]
+    centroids: np.ndarray | None = None  # (K, D) in scaled space; None: the source knows the types
+    mean: np.ndarray | None = None  # (D,) subtracted before scaling
+    scale: np.ndarray | None = None  # (D,) divided after centring
+
+    @property
+    def method(self) -> str:
+        return "source" if self.centroids is None else "kmeans"
+
+    def assign(self, detections: Sequence[Detection]) -> np.ndarray:
+        if not detections:
+            return np.zeros(0, dtype=np.int64)
+        if self.centroids is None:
+            if any(d.type is None for d in detections):
+                raise UserError("the object source gave detections without a type; "
+                                "dataset.meta.json has no type centroids to assign them")
+            return np.array([d.type for d in detections], dtype=np.int64)
+        return self.assign_embeddings(np.stack([np.ravel(d.embedding) for d in detections]))
+
+    def assign_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        x = np.asarray(embeddings, dtype=np.float64)
+        if x.shape[1] != self.centroids.shape[1]:
+            raise UserError(f"embeddings of size {x.shape[1]} do not fit type centroids of size "
+                            f"{self.centroids.shape[1]}; regenerate the dataset with this detector")
+        z = (x - self.mean) / self.scale
+        dist = ((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
+        return np.argmin(dist, axis=1)
+
+    def to_dict(self) -> dict:
+        data: dict = {"method": self.method, "names": list(self.names)}
+        if self.centroids is not None:
+            data.update(centroids=self.centroids.tolist(), mean=self.mean.tolist(), scale=self.scale.tolist())
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TypeModel:
+        if data.get("method") == "source":
+            return cls(list(data["names"]))
+        return cls(list(data["names"]), np.asarray(data["centroids"], dtype=np.float64),
+                   np.asarray(data["mean"], dtype=np.float64), np.asarray(data["scale"], dtype=np.float64))
+
+
+def fit_types(embeddings: np.ndarray, n_types: int | None, type_range: Sequence[int], seed: int,
+              silhouette_points: int = 2000, tolerance: float = 0.05) -> tuple[TypeModel, dict[int, float]]:
+    """k-means on scaled embeddings -> (model with names ``type0``..., silhouette score per k tried).
+
+    Embeddings are centred and divided by one overall scale, not per dimension, so a dimension
+    that barely varies (a collapsed latent, a sprite's size) is not blown up into a cluster axis.
+    Without ``n_types``, the fewest types whose silhouette is within ``tolerance`` of the best win:
+    identical embeddings score a perfect silhouette for any split, so the best score alone would
+    split one sprite into its clipped sizes at the frame's edge.
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise UserError(f"only {len(x)} detections to learn object types from; check the detector "
+                        "(python -m space eval) or raise dataset.cluster_frames")
+    mean = x.mean(0)
+    spread = float(np.sqrt(((x - mean) ** 2).sum(1).mean()))
+    scale = np.full(x.shape[1], spread if spread > 1e-12 else 1.0)
+    z = (x - mean) / scale
+    distinct = len(np.unique(np.round(z, 6), axis=0))
+    scores: dict[int, float] = {}
+    if n_types is None:
+        high = min(type_range[1], distinct, len(z) - 1)
+        candidates = list(range(max(type_range[0], 2), high + 1))
+        for k in candidates if len(candidates) > 1 else ():
+            labels = _kmeans(z, k, seed).labels_
+            scores[k] = float(silhouette_score(z, labels, sample_size=min(len(z), silhouette_points),
+                                               random_state=seed))
+        if scores:
+            best = max(scores.values())
+            n_types = min(k for k, score in scores.items() if score >= best - tolerance)
+        else:
+            n_types = candidates[0] if candidates else min(type_range[0], distinct)
+    elif n_types > distinct:
+        raise UserError(f"dataset.n_types is {n_types} but the detections have only {distinct} distinct "
+                        "embeddings; lower dataset.n_types or set it to null")
+    centroids = _kmeans(z, n_types, seed).cluster_centers_
+    return TypeModel([f"type{k}" for k in range(n_types)], centroids, mean, scale), scores
+
+
+def _kmeans(z: np.ndarray, k: int, seed: int) -> KMeans:
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit(z)
+
+
+class TypeConfusion:
+    """Counts of (assigned type, true type) over detections matched to true objects by centre."""
+
+    def __init__(self, n_types: int, n_true: int, tolerance: float):
+        self.counts = np.zeros((n_types, n_true), dtype=np.int64)
+        self.tolerance = tolerance
+        self.unmatched = 0  # detections with no true object near them
+        self.missed = 0  # true objects with no detection near them
+
+    def add(self, types: np.ndarray, centres: np.ndarray,
+            true_objects: Sequence[dict]) -> list[tuple[int, int]]:
+        """Match one frame; returns the (detection, true object) index pairs."""
+        truth = np.array([[o["x"], o["y"]] for o in true_objects], dtype=np.float64).reshape(-1, 2)
+        pairs = match_centres(np.asarray(centres, dtype=np.float64).reshape(-1, 2), truth, self.tolerance)
+        for i, j in pairs:
+            self.counts[int(types[i]), int(true_objects[j]["type"])] += 1
+        self.unmatched += len(centres) - len(pairs)
+        self.missed += len(true_objects) - len(pairs)
+        return pairs
+
+    @property
+    def purity(self) -> float:
+        """Share of matched detections whose type's majority true type is their own true type."""
+        total = self.counts.sum()
+        return float(self.counts.max(1).sum() / total) if total else float("nan")
+
+    def majority(self) -> list[int | None]:
+        """Each type's most common true type (None for a type no detection of which matched)."""
+        return [int(np.argmax(row)) if row.sum() else None for row in self.counts]
+
+    def summary(self, names: Sequence[str], true_names: Sequence[str]) -> dict:
+        matched = int(self.counts.sum())
+        per_type = {}
+        for k, row in enumerate(self.counts):
+            if row.sum():
+                per_type[names[k]] = {"detections": int(row.sum()),
+                                      "true_type": true_names[int(np.argmax(row))],
+                                      "purity": float(row.max() / row.sum())}
+        return {"purity": self.purity, "matched": matched, "unmatched_detections": self.unmatched,
+                "missed_true_objects": self.missed,
+                "detection_precision": matched / max(matched + self.unmatched, 1),
+                "detection_recall": matched / max(matched + self.missed, 1), "per_type": per_type}
+
+
+def name_types(model: TypeModel, confusion: TypeConfusion,
+               true_names: Sequence[str]) -> tuple[TypeModel, list[int]]:
+    """Reorder the types by the true type they mostly match and name them after it (``ball``, ``ball_2``).
+
+    Returns the renamed model and, for each old type index, its new index.
+    """
+    majority = confusion.majority()
+    sizes = confusion.counts.sum(1)
+    order = sorted(range(len(model.names)),
+                   key=lambda k: (majority[k] is None, majority[k] or 0, -sizes[k], k))
+    names, seen = [], {}
+    for k in order:
+        if majority[k] is None:
+            names.append(f"type{len(names)}")
+            continue
+        base = true_names[majority[k]]
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
+    new_index = [order.index(k) for k in range(len(order))]
+    renamed = TypeModel(names, model.centroids[order], model.mean, model.scale)
+    return renamed, new_index
+
+
+def true_agent_type(true_names: Sequence[str] | None) -> int | None:
+    """Index of the true type that is the agent's own object, if the game names one."""
+    for i, name in enumerate(true_names or ()):
+        if name.lower() in AGENT_NAMES:
+            return i
+    return None

@@ -1,0 +1,71 @@
+"""Frames to object states: object source -> types -> tracker, one piece for making data and for play.
+
+``generate_dataset.py`` builds it while writing the dataset, and every later stage (distillation
+with DAgger, fine-tuning, a symbolic agent playing) rebuilds it from ``dataset.meta.json`` with
+``Perception.from_meta``, so a state is read from a frame the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from common.config import from_dict
+from common.errors import UserError
+from see.object_types import TypeModel
+from see.tracking import Tracker
+from space.config import DetectorConfig
+from space.sources import Detection, ObjectSource, make_source
+
+
+class Perception:
+    """``perception(frame, info)`` -> the frame's objects in the dataset's schema; ``reset()`` per episode."""
+
+    def __init__(self, source: ObjectSource, types: TypeModel, tracker: Tracker, decimals: int = 3):
+        self.source = source
+        self.types = types
+        self.tracker = tracker
+        self.decimals = decimals
+
+    @classmethod
+    def from_meta(cls, meta: dict, run_dir: str | Path | None = None) -> Perception:
+        """Rebuild the perception a dataset was made with; ``run_dir`` holds SPACE's weights if used."""
+        try:
+            detector = from_dict(DetectorConfig, meta["detector"], "detector")
+            types = TypeModel.from_dict(meta["types"])
+            tracking = meta["tracking"]
+            tracker = Tracker(float(tracking["gate"]), int(tracking["memory"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"the dataset's meta file lacks how its states were made ({exc}); "
+                            "regenerate it with generate_dataset.py") from None
+        source = make_source(detector, Path(run_dir) if run_dir is not None else None, meta.get("env_id"))
+        return cls(source, types, tracker, int(meta.get("decimals", 3)))
+
+    def describe(self) -> dict:
+        """What ``from_meta`` needs, for ``dataset.meta.json`` (the caller adds the detector section)."""
+        return {"types": self.types.to_dict(), "decimals": self.decimals,
+                "tracking": {"gate": self.tracker.gate, "memory": self.tracker.memory}}
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    def __call__(self, frame: np.ndarray, info: dict | None = None) -> list[dict]:
+        detections = self.source.detect(np.asarray(frame)[None], [info] if info is not None else None)[0]
+        return self.update(detections)
+
+    def update(self, detections: Sequence[Detection]) -> list[dict]:
+        """Type and track one step's detections (batch detection is the caller's, e.g. for a dataset)."""
+        types = self.types.assign(detections)
+        centres = np.array([[d.x, d.y] for d in detections], dtype=np.float64).reshape(-1, 2)
+        velocities = self.tracker.update(types, centres)
+        r = self.decimals
+        objects = [
+            {"type": int(t), "x_velocity": round(float(v[0]), r), "y_velocity": round(float(v[1]), r),
+             "x_position": round(d.x, r), "y_position": round(d.y, r), "width": round(d.width, r),
+             "height": round(d.height, r), "score": round(d.score, r)}
+            for d, t, v in zip(detections, types, velocities, strict=True)
+        ]
+        objects.sort(key=lambda o: (o["type"], o["x_position"], o["y_position"]))
+        return objects

@@ -1,0 +1,158 @@
+"""Perception pieces on hand-made inputs: tracking, type assignment and clustering, the whole chain."""
+
+import numpy as np
+import pytest
+
+from common.errors import UserError
+from envs.builtin import BuiltinPong
+from see.object_types import TypeConfusion, TypeModel, fit_types, name_types, true_agent_type
+from see.perception import Perception
+from see.tracking import Tracker
+from space.config import DetectorConfig
+from space.sources import Detection, make_source
+
+
+def run(tracker, frames):
+    """Feed [(types, centres), ...] step by step; returns the velocities of each step."""
+    return [tracker.update(np.array(t), np.array(c, dtype=float).reshape(-1, 2)) for t, c in frames]
+
+
+def test_constant_velocity_is_the_step_displacement():
+    steps = [([0], [[10 + 2 * k, 30 - 1.5 * k]]) for k in range(6)]
+    velocities = run(Tracker(gate=5, memory=2), steps)
+    assert np.allclose(velocities[0], 0)  # a new object starts at rest
+    for v in velocities[1:]:
+        assert np.allclose(v, [[2, -1.5]])
+
+
+def test_object_missing_briefly_keeps_its_identity_and_velocity():
+    tracker = Tracker(gate=3, memory=2)
+    steps = [([0], [[10, 10]]), ([0], [[13, 10]]), ([], []), ([], []), ([0], [[22, 10]])]
+    velocities = run(tracker, steps)
+    assert np.allclose(velocities[1], [[3, 0]])
+    assert np.allclose(velocities[4], [[3, 0]])  # 9 pixels over 3 steps, where prediction put it
+
+
+def test_object_missing_longer_than_memory_comes_back_new():
+    steps = [([0], [[10, 10]]), ([0], [[12, 10]]), ([], []), ([], []), ([], []), ([0], [[20, 10]])]
+    velocities = run(Tracker(gate=3, memory=2), steps)
+    assert np.allclose(velocities[5], 0)
+
+
+def test_appearing_object_starts_at_rest_beside_a_tracked_one():
+    steps = [([1], [[5, 5]]), ([1, 1], [[6, 5], [40, 40]]), ([1, 1], [[41, 42], [7, 5]])]
+    velocities = run(Tracker(gate=4, memory=1), steps)
+    assert np.allclose(velocities[1], [[1, 0], [0, 0]])
+    assert np.allclose(velocities[2], [[1, 2], [1, 0]])
+
+
+def test_two_crossing_objects_of_one_type_keep_their_velocities():
+    tracker = Tracker(gate=4, memory=1)
+    rng = np.random.default_rng(0)
+    for k in range(12):
+        a, b = [2.0 * k, 20.0], [22.0 - 2.0 * k, 20.5]  # they pass each other at k = 5..6
+        order = rng.permutation(2)
+        centres = np.array([a, b])[order]
+        v = tracker.update(np.array([2, 2]), centres)
+        if k:
+            assert np.allclose(v[np.argsort(order)], [[2, 0], [-2, 0]]), k
+
+
+def test_jump_beyond_gate_is_a_new_object_and_types_are_tracked_apart():
+    tracker = Tracker(gate=3, memory=1)
+    tracker.update(np.array([0, 1]), np.array([[10.0, 10], [11.0, 10]]))
+    v = tracker.update(np.array([0, 1]), np.array([[11.0, 10], [30.0, 10]]))
+    assert np.allclose(v, [[1, 0], [0, 0]])  # type 1 jumped 19 px; type 0 never matches type 1
+
+
+def test_reset_forgets_every_object():
+    tracker = Tracker(gate=5, memory=3)
+    tracker.update(np.array([0]), np.array([[10.0, 10]]))
+    tracker.reset()
+    assert np.allclose(tracker.update(np.array([0]), np.array([[11.0, 10]])), 0)
+
+
+def det(x, y, embedding, kind=None):
+    return Detection(x, y, 2.0, 2.0, 1.0, np.asarray(embedding, dtype=np.float32), kind)
+
+
+def test_types_from_centroids_and_the_saved_form_assign_alike():
+    model = TypeModel(["a", "b"], centroids=np.array([[0.0, 0.0], [1.0, 1.0]]),
+                      mean=np.array([10.0, 0.0]), scale=np.array([2.0, 2.0]))
+    detections = [det(0, 0, [10, 0]), det(0, 0, [12, 2]), det(0, 0, [11.2, 1.4])]
+    assert model.assign(detections).tolist() == [0, 1, 1]
+    again = TypeModel.from_dict(model.to_dict())
+    assert again.assign(detections).tolist() == [0, 1, 1]
+    with pytest.raises(UserError, match="size 3"):
+        model.assign([det(0, 0, [1, 2, 3])])
+
+
+def test_source_types_pass_through_and_must_exist():
+    model = TypeModel.from_dict(TypeModel(["x", "y"]).to_dict())
+    assert model.assign([det(0, 0, [], 1), det(0, 0, [], 0)]).tolist() == [1, 0]
+    with pytest.raises(UserError, match="without a type"):
+        model.assign([det(0, 0, [])])
+
+
+def blobs(rng, centres, n=60, noise=0.02):
+    points = [rng.normal(c, noise, size=(n, len(c))) for c in centres]
+    return np.concatenate(points), np.repeat(np.arange(len(centres)), n)
+
+
+def test_silhouette_finds_the_number_of_types():
+    rng = np.random.default_rng(1)
+    x, truth = blobs(rng, [[0, 0, 0], [1, 0, 0], [0, 1, 1], [1, 1, 0]])
+    model, scores = fit_types(x, None, [2, 8], seed=0)
+    assert len(model.names) == 4 and set(scores) == set(range(2, 9))
+    labels = model.assign_embeddings(x)
+    assert all(len(set(labels[truth == t])) == 1 for t in range(4))
+
+
+def test_a_sprite_clipped_at_the_edge_stays_one_type():
+    # segment-like embeddings: colour plus size; the ball is identical except for a few clipped sizes
+    ball = [[1, 1, 1, w / 64, 3 / 64] for w, n in ((3, 50), (2, 5), (1, 3)) for _ in range(n)]
+    paddles = [[0.3, 0.9, 0.3, 2 / 64, 10 / 64]] * 50 + [[0.9, 0.5, 0.2, 2 / 64, 10 / 64]] * 50
+    model, _ = fit_types(np.array(ball + paddles), None, [2, 8], seed=0)
+    assert len(model.names) == 3
+
+
+def test_fixed_number_of_types_needs_enough_distinct_embeddings():
+    with pytest.raises(UserError, match="distinct"):
+        fit_types(np.array([[0.0, 1.0]] * 10 + [[1.0, 0.0]] * 10), 3, [2, 8], seed=0)
+    with pytest.raises(UserError, match="detections"):
+        fit_types(np.zeros((1, 3)), None, [2, 8], seed=0)
+
+
+def test_purity_naming_and_agent_type_from_true_objects():
+    confusion = TypeConfusion(n_types=3, n_true=2, tolerance=2.0)
+    truth = [{"type": 1, "x": 10.0, "y": 10.0}, {"type": 0, "x": 30.0, "y": 30.0}]
+    confusion.add(np.array([0, 2, 1]), np.array([[10.5, 10], [30, 31], [50, 50]]), truth)
+    confusion.add(np.array([0, 0]), np.array([[10, 10], [30, 30]]), truth)
+    assert confusion.counts.tolist() == [[1, 2], [0, 0], [1, 0]]
+    assert confusion.purity == pytest.approx(3 / 4) and confusion.unmatched == 1
+    model = TypeModel(["type0", "type1", "type2"], np.eye(3), np.zeros(3), np.ones(3))
+    renamed, new_index = name_types(model, confusion, ["player", "enemy"])
+    assert renamed.names == ["player", "enemy", "type2"] and new_index == [1, 2, 0]
+    assert np.allclose(renamed.centroids[new_index[0]], model.centroids[0])
+    assert true_agent_type(["enemy", "Player"]) == 1 and true_agent_type(["car"]) is None
+
+
+def test_perception_on_frames_matches_the_true_objects():
+    game = BuiltinPong()
+    frame, info = game.reset(seed=3)
+    source = make_source(DetectorConfig(source="segment"), None)
+    embeddings = np.stack([d.embedding for d in source.detect(frame[None])[0]])
+    types, _ = fit_types(embeddings, 3, [2, 8], seed=0)
+    perception = Perception(source, types, Tracker(gate=8, memory=2))
+    perception.reset()
+    for _ in range(4):
+        frame, *_, info = game.step(1)
+        state = perception(frame, info)
+    assert len(state) == 3
+    assert set(state[0]) == {"type", "x_velocity", "y_velocity", "x_position", "y_position", "width",
+                             "height", "score"}
+    by_position = sorted(state, key=lambda o: o["x_position"])
+    truth = sorted(info["objects"], key=lambda o: o["x"])
+    for got, true in zip(by_position, truth, strict=True):
+        assert abs(got["x_position"] - true["x"]) <= 1 and abs(got["y_position"] - true["y"]) <= 1
+        assert abs(got["y_velocity"] - true["vy"]) <= 1
