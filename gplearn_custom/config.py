@@ -1,0 +1,60 @@
+"""The ``distill`` section of a config: features, genetic programming, baselines, evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "div", "neg", "abs", "max", "min", "gt", "ifgt")
+
+
+@dataclass
+class DistillConfig:
+    """Stage II-C: one gplearn program per action, distilled from the teacher's labels."""
+
+    # features (see see/features.py)
+    slots: dict[str, int] = field(default_factory=dict)  # slots per type name; others: most seen, capped
+    max_slots: int = 3  # cap on slots per type when taken from the data
+    agent_type: str | None = None  # the agent's own object type; None: the dataset meta's agent_type
+    relative: bool = True  # add [dx, dy] to the agent's object for other types
+    velocity_scale: float | None = None  # pixels per step that become 1.0; None: from the data
+    # data
+    test_fraction: float = 0.2  # held out for eval.json (whole episodes where possible)
+    val_fraction: float = 0.1  # for Optuna trials and the validation curve
+    max_train_states: int = 20_000  # training states the fitness is computed on (random subset)
+    # genetic programming (gplearn_custom/genetic.py)
+    population_size: int = 1000
+    generations: int = 40
+    tournament_size: int = 7
+    function_set: list[str] = field(default_factory=lambda: list(DEFAULT_FUNCTION_SET))
+    init_depth: list[int] = field(default_factory=lambda: [2, 4])
+    const_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    parsimony_coefficient: float = 0.002  # loss (nats) per node
+    p_crossover: float = 0.6
+    p_subtree_mutation: float = 0.1
+    p_hoist_mutation: float = 0.05
+    p_point_mutation: float = 0.1
+    p_point_replace: float = 0.05
+    p_constant_mutation: float = 0.1
+    max_program_size: int = 30  # nodes per action's program
+    elitism: int = 1
+    optimize_constants: int = 1  # best forests whose constants L-BFGS tunes each generation (0: off)
+    optimize_steps: int = 20  # L-BFGS iterations per tuning
+    temperature: float = 0.3  # teacher distribution p^(1/T) (Rusu et al.; T < 1 sharpens)
+    strategy: str = "joint"  # "joint" or "coordinate" (see gplearn_custom/genetic.py)
+    coordinate_generations: int = 2
+    stopping_agreement: float = 1.0  # stop once the training agreement reaches this
+    cache_mb: float = 256.0  # subtree output cache
+    restarts: int = 3  # independent runs at most (one --trials trial is one run)
+    restart_below: float = 0.95  # run again while the best validation agreement is below this
+    # Optuna (with --trials): each trial draws GP settings and a seed; objective is the validation
+    # agreement minus size_penalty per node
+    size_penalty: float = 1e-4
+    # baselines reported in eval.json, same data and seed
+    baselines: bool = True
+    baseline_population: int = 1000  # stock gplearn SymbolicRegressor on the action index (MAE)
+    baseline_generations: int = 20
+    mlp_hidden: int = 64  # MLP student distilled with KL
+    mlp_epochs: int = 300
+    # evaluation
+    speed_decisions: int = 2000  # batch-1 decisions timed for decisions/s
+    play_true_objects: bool = True  # built-in games: play the evaluation seeds on the game's own objects

@@ -1,0 +1,194 @@
+"""Distillation as steps a script (or a DAgger loop) can call: prepare, distil, evaluate.
+
+DAgger fits here without changes: play the current forest, let the teacher label the states it
+visits, append them to the dataset, then ``prepare`` the grown dataset and ``distil`` again with
+``initial_forests=[previous forest]`` so the new run starts from the old policy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import UserError
+from gplearn_custom.baselines import mlp_student, stock_gplearn
+from gplearn_custom.config import DistillConfig
+from gplearn_custom.data import DistillData, split
+from gplearn_custom.evaluation import agreement_report, decisions_per_second
+from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller
+from gplearn_custom.program import FUNCTIONS
+from see.features import FeatureSpec
+
+
+@dataclass
+class Prepared:
+    """Features of every state, the splits, and the spec that made the features."""
+
+    data: DistillData
+    spec: FeatureSpec
+    X: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    fit: np.ndarray  # the training states the fitness is computed on
+
+    def val_or_train(self) -> np.ndarray:
+        return self.val if len(self.val) else self.train
+
+
+def check_config(cfg: DistillConfig) -> None:
+    """Settings that would only fail deep inside evolution, reported up front."""
+    unknown = [n for n in cfg.function_set if n not in FUNCTIONS]
+    if unknown or not cfg.function_set:
+        raise UserError(f"distill.function_set: unknown operator(s) {unknown}; valid: {sorted(FUNCTIONS)}")
+    if cfg.strategy not in STRATEGIES:
+        raise UserError(f"distill.strategy must be one of {', '.join(STRATEGIES)}, got '{cfg.strategy}'")
+    fractions = (cfg.test_fraction, cfg.val_fraction)
+    if not (all(0 <= f < 1 for f in fractions) and sum(fractions) < 1):
+        raise UserError("distill.test_fraction and val_fraction must be in [0, 1) and sum below 1")
+    if len(cfg.init_depth) != 2 or not 1 <= cfg.init_depth[0] <= cfg.init_depth[1]:
+        raise UserError("distill.init_depth must be [min, max] with 1 <= min <= max")
+    if len(cfg.const_range) != 2 or cfg.const_range[0] > cfg.const_range[1]:
+        raise UserError("distill.const_range must be [low, high] with low <= high")
+    total = (cfg.p_crossover + cfg.p_subtree_mutation + cfg.p_hoist_mutation + cfg.p_point_mutation
+             + cfg.p_constant_mutation)
+    if total > 1 + 1e-9:
+        raise UserError(f"distill.p_* probabilities of the genetic operators sum to {total:.3f}; "
+                        "keep the sum <= 1")
+    for key in ("generations", "max_program_size", "tournament_size", "coordinate_generations",
+                "max_train_states", "optimize_steps", "max_slots", "speed_decisions"):
+        if getattr(cfg, key) < 1:
+            raise UserError(f"distill.{key} must be at least 1, got {getattr(cfg, key)}")
+    if cfg.restarts < 1:
+        raise UserError(f"distill.restarts must be at least 1, got {cfg.restarts}")
+    if not 0 <= cfg.elitism < cfg.population_size or cfg.optimize_constants < 0:
+        raise UserError("distill.population_size must exceed elitism >= 0; optimize_constants must be >= 0")
+    if cfg.temperature <= 0:
+        raise UserError("distill.temperature must be positive")
+
+
+def prepare(data: DistillData, cfg: DistillConfig, seed: int) -> Prepared:
+    """Split the dataset, fit the feature spec on the training states, build every feature row."""
+    train, val, test = split(data, cfg.test_fraction, cfg.val_fraction, seed)
+    agent_type = data.agent_type
+    if cfg.agent_type is not None:
+        if cfg.agent_type not in data.type_names:
+            raise UserError(f"distill.agent_type '{cfg.agent_type}' is not an object type of the dataset "
+                            f"({', '.join(data.type_names)})")
+        agent_type = data.type_names.index(cfg.agent_type)
+    try:
+        spec = FeatureSpec.fit([data.states[i] for i in train], data.type_names, data.image_size,
+                               agent_type, cfg.slots, cfg.max_slots, cfg.velocity_scale, cfg.relative)
+    except ValueError as exc:
+        raise UserError(f"distill features: {exc}") from None
+    X = spec.transform(data.states)
+    rng = np.random.default_rng(seed)
+    fit = train if len(train) <= cfg.max_train_states else np.sort(
+        rng.choice(train, cfg.max_train_states, replace=False))
+    return Prepared(data, spec, X, train, val, test, fit)
+
+
+def make_estimator(cfg: DistillConfig, seed: int, spec: FeatureSpec | None = None,
+                   action_names: Sequence[str] | None = None, **overrides) -> SymbolicPolicyDistiller:
+    """The estimator the config describes; ``overrides`` replace any of its arguments."""
+    settings = dict(
+        population_size=cfg.population_size, generations=cfg.generations,
+        tournament_size=cfg.tournament_size, function_set=tuple(cfg.function_set),
+        init_depth=tuple(cfg.init_depth), const_range=tuple(cfg.const_range),
+        parsimony_coefficient=cfg.parsimony_coefficient, p_crossover=cfg.p_crossover,
+        p_subtree_mutation=cfg.p_subtree_mutation, p_hoist_mutation=cfg.p_hoist_mutation,
+        p_point_mutation=cfg.p_point_mutation, p_point_replace=cfg.p_point_replace,
+        p_constant_mutation=cfg.p_constant_mutation, max_program_size=cfg.max_program_size,
+        elitism=cfg.elitism, optimize_constants=cfg.optimize_constants, optimize_steps=cfg.optimize_steps,
+        temperature=cfg.temperature, strategy=cfg.strategy,
+        coordinate_generations=cfg.coordinate_generations, stopping_agreement=cfg.stopping_agreement,
+        cache_mb=cfg.cache_mb, feature_names=None if spec is None else spec.names,
+        action_names=action_names, feature_spec=spec, random_state=seed,
+    )
+    settings.update(overrides)
+    return SymbolicPolicyDistiller(**settings)
+
+
+def distil(prep: Prepared, cfg: DistillConfig, seed: int, checkpoint=None,
+           log: Callable[[dict], None] | None = None, initial_forests: Sequence[SymbolicForest] = (),
+           **overrides) -> SymbolicPolicyDistiller:
+    """Evolve a forest on the fitness states; ``log`` gets each generation's statistics plus the
+    best forest's validation agreement."""
+    estimator = make_estimator(cfg, seed, prep.spec, prep.data.action_names, **overrides)
+
+    def callback(stats: dict, est: SymbolicPolicyDistiller) -> None:
+        if log is not None:
+            log({**stats, "val_agreement": validation_agreement(est.current_best(), prep)})
+
+    estimator.fit(prep.X[prep.fit], prep.data.probs[prep.fit], checkpoint=checkpoint, callback=callback,
+                  initial_forests=initial_forests)
+    return estimator
+
+
+def validation_agreement(forest: SymbolicForest, prep: Prepared) -> float:
+    val = prep.val_or_train()
+    return float(np.mean(forest.predict(prep.X[val]) == prep.data.actions[val]))
+
+
+def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: Path,
+                         log: Callable[[int], Callable[[dict], None] | None] | None = None,
+                         ) -> tuple[SymbolicForest, dict]:
+    """Up to ``cfg.restarts`` independent runs (seeds ``seed + 100003 * r``), stopping once one
+    reaches ``cfg.restart_below`` validation agreement; the best on validation (then the smaller)
+    wins. A run that stalls in a local optimum shows it on validation, so a restart costs time
+    only when it is needed. Each run checkpoints to ``folder/checkpoint[-rN].json``."""
+    runs = []
+    for r in range(cfg.restarts):
+        checkpoint = folder / ("checkpoint.json" if r == 0 else f"checkpoint-r{r}.json")
+        estimator = distil(prep, cfg, seed + 100_003 * r, checkpoint=checkpoint,
+                           log=None if log is None else log(r))
+        forest = estimator.forest_
+        runs.append({"restart": r, "seed": seed + 100_003 * r, "forest": forest,
+                     "val_agreement": validation_agreement(forest, prep), "size": forest.size,
+                     "generations": len(estimator.run_details_), "evaluations": estimator.n_evaluations_,
+                     "evolution_seconds": sum(d["seconds"] for d in estimator.run_details_),
+                     "history": estimator.run_details_})
+        if runs[-1]["val_agreement"] >= cfg.restart_below:
+            break
+    best = max(runs, key=lambda run: (run["val_agreement"], -run["size"]))
+    summary = {"chosen_restart": best["restart"],
+               "runs": [{k: v for k, v in run.items() if k != "forest"} for run in runs]}
+    return best["forest"], summary
+
+
+def evaluate(forest: SymbolicForest, prep: Prepared, cfg: DistillConfig) -> dict:
+    """Held-out agreement, sizes and speed of the policy alone (eval.json's ``symbolic``)."""
+    test = prep.test if len(prep.test) else prep.train
+    train = agreement_report(forest, prep.X[prep.train], prep.data.actions[prep.train])
+    report = agreement_report(forest, prep.X[test], prep.data.actions[test])
+    report.update(
+        held_out="test" if len(prep.test) else "train (no test states)",
+        train_agreement=train["agreement"],
+        size_per_program=dict(zip(forest.action_names, forest.sizes, strict=True)),
+        size=forest.size,
+        scale=forest.scale,
+        **decisions_per_second(forest, prep.X[test], [prep.data.states[i] for i in test],
+                               cfg.speed_decisions),
+    )
+    return report
+
+
+def run_baselines(prep: Prepared, cfg: DistillConfig, seed: int) -> dict:
+    """Stock gplearn and an MLP student on the same fitness states, scored on the same test states."""
+    test = prep.test if len(prep.test) else prep.train
+    X, X_test = prep.X[prep.fit], prep.X[test]
+    actions, actions_test = prep.data.actions[prep.fit], prep.data.actions[test]
+    started = time.perf_counter()
+    return {
+        "stock_gplearn": stock_gplearn(X, actions, X_test, actions_test, len(prep.data.action_names),
+                                       cfg.baseline_population, cfg.baseline_generations, seed),
+        "mlp_student": mlp_student(X, prep.data.probs[prep.fit], X_test, actions_test, cfg.temperature,
+                                   cfg.mlp_hidden, cfg.mlp_epochs, seed),
+        "majority_action": {"agreement": float(np.mean(actions_test == np.bincount(actions).argmax()))},
+        "seconds": time.perf_counter() - started,
+    }

@@ -1,0 +1,75 @@
+"""How a distilled policy is measured: agreement, size, speed, and (hook) return in the game.
+
+``evaluate_policy_return`` plays the symbolic policy through ``common.evaluation.evaluate``; the
+objects come from a ``perceive(frame, info)`` callable. ``true_objects`` reads a built-in game's
+own objects (an oracle); the detector of Stage II-A plugs in the same way once it exists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from gplearn_custom.forest import SymbolicForest
+from see.synthetic import dataset_object
+
+Perceive = Callable[[np.ndarray, dict], list[dict]]
+
+
+def true_objects(frame: np.ndarray, info: dict) -> list[dict]:
+    """The game's own objects in the dataset's format (built-in games report them in ``info``)."""
+    return [dataset_object(o) for o in info.get("objects", [])]
+
+
+class SymbolicAgent:
+    """A forest that plays from frames: perception -> objects -> features -> argmax."""
+
+    def __init__(self, forest: SymbolicForest, perceive: Perceive = true_objects):
+        self.forest = forest
+        self.perceive = perceive
+
+    def reset(self) -> None:
+        reset = getattr(self.perceive, "reset", None)
+        if reset is not None:
+            reset()
+
+    def act(self, frame: np.ndarray, info: dict) -> int:
+        return int(self.forest.act_objects([self.perceive(frame, info)])[0])
+
+
+def evaluate_policy_return(forest: SymbolicForest, env_cfg, eval_cfg,
+                           perceive: Perceive = true_objects) -> dict:
+    """Return of the symbolic agent over the evaluation seeds, and decisions/s of the whole agent."""
+    from common.evaluation import evaluate  # the game stack is only needed here
+
+    return evaluate(SymbolicAgent(forest, perceive), env_cfg, eval_cfg).summary()
+
+
+def agreement_report(forest: SymbolicForest, X: np.ndarray, actions: np.ndarray) -> dict:
+    """Agreement overall and per teacher action (recall of each action)."""
+    predicted = forest.predict(X)
+    per_action = {
+        name: float(np.mean(predicted[actions == a] == a)) if np.any(actions == a) else None
+        for a, name in enumerate(forest.action_names)
+    }
+    return {"agreement": float(np.mean(predicted == actions)), "agreement_per_action": per_action,
+            "states": int(len(actions))}
+
+
+def decisions_per_second(forest: SymbolicForest, X: np.ndarray, states: list[list[dict]],
+                         n: int = 2000) -> dict:
+    """Batch-1 decisions/s of the policy alone: from features, and from objects (features built)."""
+    rows = [X[i % len(X)] for i in range(n)]
+    start = time.perf_counter()
+    for row in rows:
+        forest.predict(row)
+    from_features = n / (time.perf_counter() - start)
+    picked = [[states[i % len(states)]] for i in range(n)]
+    start = time.perf_counter()
+    for state in picked:
+        forest.act_objects(state)
+    from_objects = n / (time.perf_counter() - start)
+    return {"policy_decisions_per_second": from_features,
+            "policy_with_features_decisions_per_second": from_objects}

@@ -1,0 +1,146 @@
+"""Stage II-C from the command line: ``distill_teacher.py --config ... --run ...``.
+
+Reads ``runs/NAME/dataset.json`` and ``dataset.meta.json`` and writes ``runs/NAME/distill/``:
+``program.json``, ``program.txt``, ``policy.py``, ``eval.json``, tensorboard scalars in ``tensorboard/``
+(``distill/best_fitness``, ``distill/agreement``, ``distill/val_agreement``, ``distill/size``; a
+restart's under ``restartN/``), and ``checkpoint.json`` (``checkpoint-rN.json`` for restart N, every
+generation; ``--resume`` continues from them). With ``--trials N``
+an Optuna study (``--storage``, default ``distill/optuna.db``) searches GP settings and seeds,
+and the best trial's forest is the output; more processes with the same command join it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from common.cli import parse_stage_args, stage_parser
+from common.config import fingerprint, to_dict
+from common.errors import UserError
+from common.io import write_json
+from common.runs import section_fingerprint
+from envs import env_kind
+from gplearn_custom.data import dataset_files, load_dataset
+from gplearn_custom.distill import check_config, distil_with_restarts, evaluate, prepare, run_baselines
+from gplearn_custom.evaluation import evaluate_policy_return
+from gplearn_custom.export import export_forest
+from gplearn_custom.tuning import default_storage, run_study
+
+SECTIONS = ("distill",)
+
+
+def build_parser():
+    parser = stage_parser("Stage II-C: distil the teacher's dataset into one symbolic program per action.",
+                          SECTIONS)
+    parser.add_argument("--trials", type=int, default=0,
+                        help="run an Optuna study of this many trials over GP settings and seeds")
+    parser.add_argument("--storage", default=None,
+                        help="Optuna storage URL shared by worker processes (default: sqlite in distill/)")
+    return parser
+
+
+def main(argv: list[str]) -> dict:
+    parser = build_parser()
+    args = parse_stage_args(parser, argv, create_run=False)
+    options = parser.parse_args(argv)
+    if options.trials < 0:
+        raise UserError("--trials must be a positive number of trials (or 0 for one run)")
+    config, cfg = args.config, args.config.distill
+    check_config(cfg)
+    files = dataset_files(args.run.path)
+    if not files[0].is_file():
+        raise UserError(f"no dataset.json in {args.run.path}; "
+                        f"run generate_dataset.py --run {args.run.path} first")
+    stage = args.run.stage("distill", "distill_teacher.py")
+    stage_fp = fingerprint({"config": section_fingerprint(config, SECTIONS),
+                            "dataset": [_digest(path) for path in files]})
+    # workers of one study join the stage folder the first one created
+    out = stage.prepare(config, stage_fp, resume=args.resume or options.trials > 0, force=args.force)
+
+    started = time.perf_counter()
+    data = load_dataset(args.run.path)
+    prep = prepare(data, cfg, config.seed)
+    print(f"distill: {len(prep.train)} train / {len(prep.val)} val / {len(prep.test)} test states, "
+          f"{prep.spec.n_features} features, {len(data.action_names)} actions")
+    with SummaryWriter(str(out / "tensorboard")) as writer:
+        if options.trials:
+            storage = options.storage or default_storage(out)
+            forest, search = run_study(prep, cfg, config.seed, f"distill-{stage_fp}", options.trials, storage,
+                                       out / "optuna.lock",
+                                       log=lambda n: _logger(writer, f"trial{n}/", cfg.generations,
+                                                             cfg.stopping_agreement))
+        else:
+            forest, search = distil_with_restarts(
+                prep, cfg, config.seed, out,
+                log=lambda r: _logger(writer, f"restart{r}/" if r else "", cfg.generations,
+                                      cfg.stopping_agreement))
+    distill_seconds = time.perf_counter() - started
+
+    report = {
+        "symbolic": evaluate(forest, prep, cfg),
+        "distill_seconds": distill_seconds,
+        "search": search,
+        "data": {"states": len(data), "train": len(prep.train), "val": len(prep.val), "test": len(prep.test),
+                 "fitness_states": len(prep.fit), "teacher_probs": data.has_probs,
+                 "features": prep.spec.n_features},
+        "config": to_dict(cfg),
+        "seed": config.seed,
+    }
+    if cfg.baselines:
+        report["baselines"] = run_baselines(prep, cfg, config.seed)
+    if cfg.play_true_objects and env_kind(config.env.id) == "builtin":
+        # an upper bound for the whole agent: perfect perception; the detector's return comes later
+        report["return_true_objects"] = evaluate_policy_return(forest, config.env, config.evaluation)
+    export_forest(forest, out)
+    write_json(out / "eval.json", report)
+    summary = {k: report["symbolic"][k] for k in ("agreement", "size", "policy_decisions_per_second")}
+    summary["distill_seconds"] = distill_seconds
+    stage.finish(stage_fp, summary)
+    _print_summary(report, out)
+    return report
+
+
+def _logger(writer: SummaryWriter, prefix: str, generations: int, stop_at: float) -> Callable[[dict], None]:
+    """Tensorboard scalars and a progress bar for one evolution (closed at its last generation)."""
+    bar = tqdm(total=generations, desc=f"distill {prefix.rstrip('/')}".strip(), unit="gen", leave=False)
+
+    def log(stats: dict) -> None:
+        step = stats["generation"]
+        writer.add_scalar(f"{prefix}distill/best_fitness", stats["best_fitness"], step)
+        writer.add_scalar(f"{prefix}distill/agreement", stats["best_agreement"], step)
+        writer.add_scalar(f"{prefix}distill/val_agreement", stats["val_agreement"], step)
+        writer.add_scalar(f"{prefix}distill/size", stats["best_size"], step)
+        bar.n = step + 1
+        bar.set_postfix(agreement=f"{stats['best_agreement']:.3f}", size=stats["best_size"])
+        if step + 1 >= generations or stats["best_agreement"] >= stop_at:
+            bar.close()
+
+    return log
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _print_summary(report: dict, out: Path) -> None:
+    s = report["symbolic"]
+    print(f"distill: held-out agreement {s['agreement']:.3f}, size {s['size']} nodes "
+          f"{s['size_per_program']}, {s['policy_decisions_per_second']:.0f} decisions/s, "
+          f"{report['distill_seconds']:.1f} s")
+    for name, base in report.get("baselines", {}).items():
+        if isinstance(base, dict):
+            print(f"  baseline {name}: agreement {base['agreement']:.3f}")
+    if "return_true_objects" in report:
+        played = report["return_true_objects"]
+        print(f"  return on the game's own objects: {played['return_mean']:.2f} "
+              f"+- {played['return_std']:.2f}")
+    print(f"distill: wrote {out}/program.json, program.txt, policy.py, eval.json")

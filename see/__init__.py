@@ -1,0 +1,1 @@
+"""Seeing objects: operators ("judges") and features that symbolic policies read."""

@@ -1,0 +1,155 @@
+"""distill_teacher.py: artifacts, bad input, resume after an interruption, Optuna with two workers."""
+
+import json
+import multiprocessing
+import sys
+
+import numpy as np
+import optuna
+import pytest
+import yaml
+
+from common.errors import UserError
+from common.runs import RunFolder
+from gplearn_custom import genetic
+from gplearn_custom.data import load_dataset, split
+from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.stage import main
+from see.synthetic import save_dataset, scripted_pong_dataset
+
+TINY = {"population_size": 60, "generations": 3, "restarts": 1, "baseline_population": 40,
+        "baseline_generations": 2, "mlp_epochs": 20, "speed_decisions": 50}
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return scripted_pong_dataset(episodes=6, seed=0, max_steps=120)
+
+
+def make_run(folder, dataset, **distill):
+    RunFolder(folder).create_marker("BuiltinPong-v0")
+    save_dataset(folder, *dataset)
+    config = folder.parent / f"{folder.name}.yaml"
+    settings = {"seed": 0, "env": {"id": "BuiltinPong-v0"}, "evaluation": {"seeds": [1], "max_steps": 100},
+                "distill": {**TINY, **distill}}
+    config.write_text(yaml.safe_dump(settings))
+    return ["--config", str(config), "--run", str(folder)]
+
+
+def test_writes_every_artifact(tmp_path, dataset):
+    args = make_run(tmp_path / "pong", dataset)
+    report = main(args)
+    out = tmp_path / "pong" / "distill"
+    for name in ("program.json", "program.txt", "policy.py", "eval.json", "complete.json", "config.yaml",
+                 "checkpoint.json"):
+        assert (out / name).is_file(), name
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    saved = json.loads((out / "eval.json").read_text())
+    assert saved["symbolic"]["agreement"] == report["symbolic"]["agreement"]
+    assert set(saved["baselines"]) >= {"stock_gplearn", "mlp_student"}
+    assert saved["symbolic"]["size"] == sum(saved["symbolic"]["size_per_program"].values())
+    assert saved["symbolic"]["policy_decisions_per_second"] > 0
+    assert len(saved["return_true_objects"]["returns"]) == 1
+    forest = SymbolicForest.load(out / "program.json")
+    data = load_dataset(tmp_path / "pong")
+    assert forest.act_objects(data.states).shape == (len(data),)
+    with pytest.raises(UserError, match="--force"):
+        main(args)
+    main([*args, "--force", "distill.baselines=false"])
+    assert "baselines" not in json.loads((out / "eval.json").read_text())
+
+
+def test_resume_after_an_interruption_gives_the_uninterrupted_result(tmp_path, dataset, monkeypatch):
+    runs = {"baselines": False, "generations": 4, "restarts": 2, "restart_below": 1.01}  # two restarts
+    main(make_run(tmp_path / "whole", dataset, **runs))
+    args = make_run(tmp_path / "cut", dataset, **runs)
+    record = genetic.SymbolicPolicyDistiller._record
+
+    def interrupt_at_generation_2(self, population, generation, *rest):
+        if generation == 2:
+            raise KeyboardInterrupt
+        return record(self, population, generation, *rest)
+
+    monkeypatch.setattr(genetic.SymbolicPolicyDistiller, "_record", interrupt_at_generation_2)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    monkeypatch.setattr(genetic.SymbolicPolicyDistiller, "_record", record)
+    with pytest.raises(UserError, match="--resume"):
+        main(args)
+    main([*args, "--resume"])
+    whole = json.loads((tmp_path / "whole" / "distill" / "program.json").read_text())
+    assert json.loads((tmp_path / "cut" / "distill" / "program.json").read_text()) == whole
+    search = json.loads((tmp_path / "cut" / "distill" / "eval.json").read_text())["search"]
+    assert [run["restart"] for run in search["runs"]] == [0, 1]
+    assert (tmp_path / "cut" / "distill" / "checkpoint-r1.json").is_file()
+
+
+def test_bad_input_is_a_user_error(tmp_path, dataset):
+    args = make_run(tmp_path / "pong", dataset)
+    (tmp_path / "pong" / "dataset.json").unlink()
+    with pytest.raises(UserError, match="generate_dataset.py"):
+        main(args)
+    with pytest.raises(UserError, match="strategy"):
+        main([*make_run(tmp_path / "other", dataset), "distill.strategy=greedy"])
+    entries, meta = dataset
+    save_dataset(tmp_path / "pong", [entries[0], {**entries[1], "teacher_action": 7}], meta)
+    with pytest.raises(UserError, match="entry 1: 'teacher_action' 7 is out of range"):
+        load_dataset(tmp_path / "pong")
+    unlabelled = {k: v for k, v in entries[1].items() if k != "teacher_probs"}
+    save_dataset(tmp_path / "pong", [entries[0], unlabelled], meta)
+    with pytest.raises(UserError, match="only 1 of 2 entries have 'teacher_probs'"):
+        load_dataset(tmp_path / "pong")
+
+
+def test_dataset_arrays_and_missing_image_size(tmp_path, dataset):
+    entries, meta = dataset
+    save_dataset(tmp_path, entries, {k: v for k, v in meta.items() if k != "image_size"})
+    data = load_dataset(tmp_path)
+    highest = max(o["y_position"] for e in entries for o in e["state"])
+    assert data.image_size[0] == int(highest) + 1 and data.agent_type == 0
+    np.testing.assert_array_equal(data.actions, [e["teacher_action"] for e in entries])
+    np.testing.assert_allclose(data.probs.sum(axis=1), 1.0)
+
+
+def test_split_keeps_episodes_whole(tmp_path, dataset):
+    save_dataset(tmp_path, *dataset)
+    data = load_dataset(tmp_path)
+    train, val, test = split(data, 0.2, 0.2, seed=0)
+    assert len(train) + len(val) + len(test) == len(data)
+    episodes = [set(data.episodes[part]) for part in (train, val, test)]
+    assert all(episodes)
+    assert not (episodes[0] & episodes[1] or episodes[0] & episodes[2] or episodes[1] & episodes[2])
+    np.testing.assert_array_equal(split(data, 0.2, 0.2, seed=0)[2], test)
+
+
+def worker(argv, errors):
+    """One worker process: the stage's main, with user errors reported like the command line."""
+    try:
+        main(argv)
+    except UserError as exc:
+        errors.put(str(exc))
+        sys.exit(2)
+
+
+def test_two_optuna_workers_share_one_study(tmp_path, dataset):
+    args = make_run(tmp_path / "pong", dataset, baselines=False, generations=2, population_size=30)
+    context = multiprocessing.get_context("fork")  # workers start without re-importing everything
+    errors = context.Queue()
+    workers = [context.Process(target=worker, args=([*args, "--trials", "4"], errors)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    codes = sorted(w.exitcode for w in workers)
+    assert codes in ([0, 0], [0, 2])  # 2: the other worker had already finished the stage
+    if codes == [0, 2]:
+        assert "already complete" in errors.get(timeout=5)
+    out = tmp_path / "pong" / "distill"
+    storage = f"sqlite:///{out / 'optuna.db'}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) == 4 == len(study.trials)
+    assert json.loads((out / "program.json").read_text()) == study.best_trial.user_attrs["program"]
+    search = json.loads((out / "eval.json").read_text())["search"]
+    assert search["finished_trials"] == 4 and search["best_trial"] == study.best_trial.number
