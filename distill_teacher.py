@@ -5,7 +5,9 @@
 """
 
 from common.cli import run_cli
-from gplearn_custom.stage import main
+from gplearn_custom.stage import SECTIONS, STAGE, main, stage_fingerprint
+
+__all__ = ["SECTIONS", "STAGE", "main", "stage_fingerprint"]
 
 if __name__ == "__main__":
     run_cli(main)

@@ -18,10 +18,16 @@ from common.errors import UserError
 from common.runs import RunFolder, section_fingerprint
 from common.schema import load_config
 
-# (stage folder, module with STAGE, SECTIONS and main(argv), extra leading arguments)
+# (module with STAGE, SECTIONS and main(argv), extra leading arguments); a module may define
+# stage_fingerprint(config, run) when its output depends on more than its config sections
 PIPELINE: list[tuple[str, list[str]]] = [
     ("train_visual_rl", []),
     ("save_frames", []),
+    ("space.cli", ["train"]),
+    ("generate_dataset", []),
+    ("distill_teacher", []),
+    ("symbolic_finetuning", []),
+    ("report", []),
 ]
 
 
@@ -45,7 +51,10 @@ def main(argv: list[str]) -> None:
     for module_name, extra in PIPELINE:
         module = importlib.import_module(module_name)
         stage = run.stage(module.STAGE, f"{module_name}.py")
-        key = section_fingerprint(config, module.SECTIONS)
+        if hasattr(module, "stage_fingerprint"):
+            key = module.stage_fingerprint(config, run.path)
+        else:
+            key = section_fingerprint(config, module.SECTIONS)
         flags = []
         if args.force:
             flags = ["--force"]

@@ -30,6 +30,8 @@ from gplearn.genetic import SymbolicRegressor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchlib import save  # noqa: E402
+
 from gplearn_custom.config import DistillConfig  # noqa: E402
 from gplearn_custom.distill import make_estimator  # noqa: E402
 from gplearn_custom.export import export_forest  # noqa: E402
@@ -112,7 +114,29 @@ def vars_for_stock(p: PolicyProgram) -> dict:
                 parsimony_coefficient=0.0, random_state=None)
 
 
-def decision_speed(spec, states, X, probs, seed: int, n: int = 3000) -> None:
+def cnn_decisions_per_second(n: int = 300) -> float:
+    """Batch-1 forward passes per second of the default teacher's network (CompactCNN + heads)."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from envs import make_vec_env
+    from envs.config import EnvConfig
+    from teacher.cnn import CompactCNN
+
+    torch.set_num_threads(1)
+    venv = make_vec_env(EnvConfig(), n_envs=1, seed=0, train=False)
+    model = PPO("CnnPolicy", venv, device="cpu", policy_kwargs={
+        "features_extractor_class": CompactCNN, "features_extractor_kwargs": {"features_dim": 128}})
+    obs = torch.as_tensor(venv.reset()).float()
+    venv.close()
+    with torch.no_grad():
+        start = time.perf_counter()
+        for _ in range(n):
+            model.policy.get_distribution(obs).distribution.probs.argmax()
+    return n / (time.perf_counter() - start)
+
+
+def decision_speed(spec, states, X, probs, seed: int, n: int = 3000) -> dict:
     est = SymbolicPolicyDistiller(population_size=500, generations=20, random_state=seed, temperature=0.3,
                                   feature_names=spec.names, action_names=["NOOP", "UP", "DOWN"],
                                   feature_spec=spec).fit(X, probs)
@@ -130,10 +154,17 @@ def decision_speed(spec, states, X, probs, seed: int, n: int = 3000) -> None:
         "policy.py act_objects(objects)": lambda: [policy.act_objects(s) for s in picked],
     }
     print(f"symbolic policy at batch 1 (sizes {forest.sizes}), decisions/s:")
+    rates = {}
     for name, run in timings.items():
         start = time.perf_counter()
         run()
-        print(f"  {name:38s} {n / (time.perf_counter() - start):8.0f}")
+        rates[name] = n / (time.perf_counter() - start)
+        print(f"  {name:38s} {rates[name]:8.0f}")
+    cnn = cnn_decisions_per_second()
+    ratio = rates["SymbolicForest.predict(features)"] / cnn
+    print(f"  {'teacher CNN forward pass (batch 1)':38s} {cnn:8.0f}")
+    print(f"  symbolic / CNN decisions per second: {ratio:.1f}x (target 1000x)")
+    return {"symbolic": rates, "cnn_decisions_per_second": cnn, "symbolic_over_cnn": ratio}
 
 
 def strategies(spec, X, probs, train, seeds: int, population: int, generations: int) -> None:
@@ -173,7 +204,8 @@ def main() -> None:
     spec, states, X, probs, train = pong_data(args.episodes, args.seed)
     throughput(X[train], probs[train], spec, args.population, args.generations, args.seed)
     raw_evaluation(X[train], probs[train], 3000, args.seed)
-    decision_speed(spec, states, X[train], probs[train], args.seed)
+    speeds = decision_speed(spec, states, X[train], probs[train], args.seed)
+    print(f"results -> {save('distill_speed', {'decisions': speeds})}")
     if args.strategies:
         strategies(spec, X, probs, train, args.seeds, args.population, 40)
 

@@ -10,6 +10,7 @@ from common.evaluation import EvalConfig
 from envs.config import EnvConfig
 from gplearn_custom.config import DistillConfig
 from gplearn_custom.rl.config import FinetuneConfig
+from reporting.transfer import TransferConfig
 from see.dataset_config import DatasetConfig
 from space.config import DetectorConfig
 from teacher.config import FramesConfig, TeacherConfig
@@ -28,6 +29,7 @@ class Config:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
 
 
 def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = None) -> Config:

@@ -30,6 +30,18 @@ class ResizeRGB(gym.ObservationWrapper):
         return cv2.resize(observation, (self.size, self.size), interpolation=cv2.INTER_AREA)
 
 
+class RamInInfo(gym.Wrapper):
+    """Puts the console RAM in ``info["ram"]``: OCAtari reads true objects from it (oracle source)."""
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, "ram": self.env.unwrapped.ale.getRAM()}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, "ram": self.env.unwrapped.ale.getRAM()}
+
+
 def make_atari(cfg: EnvConfig, train: bool, monitor: bool, render_mode: str | None = None) -> gym.Env:
     """The same wrapper order as SB3's AtariWrapper, with RGB resizing instead of WarpFrame."""
     env = gym.make(cfg.id, render_mode=render_mode, frameskip=1, repeat_action_probability=0.0,
@@ -48,4 +60,4 @@ def make_atari(cfg: EnvConfig, train: bool, monitor: bool, render_mode: str | No
     env = ResizeRGB(env, cfg.obs_size or 84)
     if train and cfg.clip_reward:
         env = ClipRewardEnv(env)
-    return env
+    return RamInInfo(env)

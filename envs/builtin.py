@@ -92,7 +92,8 @@ class BuiltinPong(PixelGame):
     A point is +1 when the opponent misses and -1 when the agent misses; the episode ends after
     ``points`` points, so the maximum return is ``points``. The opponent tracks the ball but, with
     probability ``1 - opponent_skill`` per rally shot, aims off and lets it through; where the ball
-    meets the agent's paddle sets the return angle, as in Pong.
+    meets the agent's paddle sets the return angle, as in Pong. Each serve waits ``serve_delay``
+    steps with the ball still at the centre, so a paddle that follows the ball can reach every serve.
     """
 
     OBJECT_TYPES = ("agent", "opponent", "ball")
@@ -108,6 +109,7 @@ class BuiltinPong(PixelGame):
         paddle_speed: float = 3.0,
         opponent_speed: float = 2.0,
         opponent_skill: float = 0.5,
+        serve_delay: int = 10,
         size: int = 64,
         agent_colour: Colour = (80, 220, 80),
         opponent_colour: Colour = (235, 140, 40),
@@ -125,12 +127,14 @@ class BuiltinPong(PixelGame):
         self.paddle_speed = paddle_speed
         self.opponent_speed = opponent_speed
         self.opponent_skill = opponent_skill
+        self.serve_delay = serve_delay
         self.max_steps = max_steps
         self.agent = Sprite(0, size - 5, size / 2, 2, paddle_height)
         self.opponent = Sprite(1, 4, size / 2, 2, paddle_height)
         self.ball = Sprite(2, size / 2, size / 2, ball_size, ball_size)
         self.played = 0
         self.opponent_aim = 0.0
+        self.wait = 0
 
     def sprites(self) -> list[Sprite]:
         return [self.agent, self.opponent, self.ball]
@@ -148,7 +152,16 @@ class BuiltinPong(PixelGame):
         self.ball.x, self.ball.y = self.size / 2, rng.uniform(0.3, 0.7) * self.size
         self.ball.vx = self.ball_speed * (1 if rng.random() < 0.5 else -1)
         self.ball.vy = rng.uniform(-0.75, 0.75) * self.ball_speed
+        self.wait = self.serve_delay
         self._choose_opponent_aim()
+
+    def _info(self) -> dict:
+        info = super()._info()
+        if self.wait > 0:  # the ball waits to be served: its true velocity is zero
+            for obj in info["objects"]:
+                if obj["type"] == self.ball.type:
+                    obj["vx"] = obj["vy"] = 0.0
+        return info
 
     def _choose_opponent_aim(self) -> None:
         """Offset from the ball that the opponent aims at: zero to return it, past the edge to miss."""
@@ -177,6 +190,9 @@ class BuiltinPong(PixelGame):
 
     def _move_ball(self) -> float:
         ball, half = self.ball, self.ball.height / 2
+        if self.wait > 0:
+            self.wait -= 1
+            return 0.0
         ball.x += ball.vx
         ball.y += ball.vy
         if ball.y < half or ball.y > self.size - half:

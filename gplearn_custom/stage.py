@@ -22,7 +22,7 @@ from tqdm import tqdm
 from common.cli import parse_stage_args, stage_parser
 from common.config import fingerprint, to_dict
 from common.errors import UserError
-from common.io import write_json
+from common.io import read_json, write_json
 from common.runs import section_fingerprint
 from envs import env_kind
 from gplearn_custom.data import dataset_files, load_dataset
@@ -30,8 +30,16 @@ from gplearn_custom.distill import check_config, distil_with_restarts, evaluate,
 from gplearn_custom.evaluation import evaluate_policy_return
 from gplearn_custom.export import export_forest
 from gplearn_custom.tuning import default_storage, run_study
+from see.perception import Perception
 
-SECTIONS = ("distill",)
+STAGE = "distill"
+SECTIONS = ("distill", "evaluation")
+
+
+def stage_fingerprint(config, run: Path) -> str:
+    """The settings and the exact dataset bytes: a regenerated dataset means a new distillation."""
+    return fingerprint({"config": section_fingerprint(config, SECTIONS),
+                        "dataset": [_digest(path) for path in dataset_files(run)]})
 
 
 def build_parser():
@@ -56,9 +64,8 @@ def main(argv: list[str]) -> dict:
     if not files[0].is_file():
         raise UserError(f"no dataset.json in {args.run.path}; "
                         f"run generate_dataset.py --run {args.run.path} first")
-    stage = args.run.stage("distill", "distill_teacher.py")
-    stage_fp = fingerprint({"config": section_fingerprint(config, SECTIONS),
-                            "dataset": [_digest(path) for path in files]})
+    stage = args.run.stage(STAGE, "distill_teacher.py")
+    stage_fp = stage_fingerprint(config, args.run.path)
     # workers of one study join the stage folder the first one created
     out = stage.prepare(config, stage_fp, resume=args.resume or options.trials > 0, force=args.force)
 
@@ -93,13 +100,20 @@ def main(argv: list[str]) -> dict:
     }
     if cfg.baselines:
         report["baselines"] = run_baselines(prep, cfg, config.seed)
+    # the symbolic agent as it will be used: the dataset's own perception reads every frame
+    meta = read_json(files[1]) if len(files) > 1 else {}
+    if "detector" in meta:  # datasets made by generate_dataset.py (not the synthetic ones)
+        perception = Perception.from_meta(meta, args.run.path)
+        report["return"] = evaluate_policy_return(forest, config.env, config.evaluation, perception)
     if cfg.play_true_objects and env_kind(config.env.id) == "builtin":
-        # an upper bound for the whole agent: perfect perception; the detector's return comes later
+        # an upper bound for the whole agent: perfect perception
         report["return_true_objects"] = evaluate_policy_return(forest, config.env, config.evaluation)
     export_forest(forest, out)
     write_json(out / "eval.json", report)
     summary = {k: report["symbolic"][k] for k in ("agreement", "size", "policy_decisions_per_second")}
     summary["distill_seconds"] = distill_seconds
+    if "return" in report:
+        summary["return_mean"] = report["return"]["return_mean"]
     stage.finish(stage_fp, summary)
     _print_summary(report, out)
     return report
@@ -139,6 +153,10 @@ def _print_summary(report: dict, out: Path) -> None:
     for name, base in report.get("baselines", {}).items():
         if isinstance(base, dict):
             print(f"  baseline {name}: agreement {base['agreement']:.3f}")
+    if "return" in report:
+        played = report["return"]
+        print(f"  return through perception: {played['return_mean']:.2f} +- {played['return_std']:.2f} "
+              f"({played['agent_steps_per_second']:.0f} agent steps/s)")
     if "return_true_objects" in report:
         played = report["return_true_objects"]
         print(f"  return on the game's own objects: {played['return_mean']:.2f} "

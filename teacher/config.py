@@ -28,7 +28,7 @@ class TeacherConfig:
     eval_freq: int = 50_000  # timesteps between evaluations (best model kept)
     eval_episodes: int = 5
     device: str = "cpu"
-    torch_threads: int = 2
+    torch_threads: int = 1  # one thread: small CNNs gain little from more, and lose much under load
 
 
 @dataclass

@@ -1,0 +1,57 @@
+"""The whole pipeline as a user runs it: wall time, peak memory and every stage's headline numbers.
+
+    .venv/bin/python bench/pipeline.py [--config configs/pong.yaml] [--run bench/runs/pipeline]
+
+Targets (issue 7): ``make demo`` finishes all stages in <= 10 minutes on 2 CPU cores with peak
+memory under 4 GiB, and the symbolic agent's return is >= 95 % of the teacher's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
+
+from reporting.build import pick, results_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "pong.yaml"))
+    parser.add_argument("--run", type=Path, default=ROOT / "bench" / "runs" / "pipeline")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    if args.run.exists():
+        shutil.rmtree(args.run)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "run_pipeline.py"), "--config", args.config, "--run",
+                    str(args.run), *args.overrides], cwd=ROOT, check=True)
+    wall = time.perf_counter() - start
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    stages = {}
+    for stage in ("teacher", "frames", "space", "dataset", "distill", "finetune", "report"):
+        record = args.run / stage / "complete.json"
+        stages[stage] = json.loads(record.read_text()).get("summary", {}) if record.is_file() else {}
+    rows = results_rows(args.run)
+    teacher_return = rows[0]["return"] or 0.0
+    symbolic_return = rows[-1]["return"]
+    print(table(rows, ["agent", "return", "std", "agreement", "size", "policy_dps", "agent_dps"]))
+    transfer = json.loads((args.run / "report" / "transfer.json").read_text())["rows"]
+    print(table(transfer, [k for k in transfer[0] if k != "overrides"]))
+    summary = {"wall_seconds": wall, "peak_memory_gib": peak_gib,
+               "symbolic_over_teacher": symbolic_return / teacher_return if teacher_return else None,
+               "teacher_seconds": pick(stages["teacher"], "wall_seconds"),
+               "space_f1": pick(stages["space"], "f1", "eval.f1", "overall.f1")}
+    print(table([summary], list(summary)))
+    print(f"results -> {save('pipeline', {'summary': summary, 'results': rows, 'transfer': transfer})}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Stage III: symbolic fine-tuning with reward fitness, PPO on constants and soft expert supervision."""

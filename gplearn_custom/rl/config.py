@@ -1,0 +1,116 @@
+"""The ``finetune`` section of a config: Stage III's evolution on reward, PPO on constants, teacher KL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from common.errors import UserError
+
+OBJECTS = ("perception", "game")
+
+
+@dataclass
+class FinetuneConfig:
+    """Stage III: evolve the distilled forest on the game's return and tune its constants with PPO.
+
+    The defaults fit the built-in games in one to two minutes on 2 CPU cores.
+    """
+
+    # where objects come from while playing: "perception" rebuilds Stage II-B's (dataset.meta.json);
+    # "game" reads a built-in game's own objects (a dataset made without perception, or an upper bound)
+    objects: str = "perception"
+    # evolution with reward fitness: the first population is the distilled forest and mutated copies
+    population_size: int = 24
+    generations: int = 15
+    tournament_size: int = 3
+    elitism: int = 1  # best forests copied unchanged into the next generation (and re-evaluated)
+    episodes: int = 3  # fitness episodes per forest; new seeds every generation, the same for all forests
+    max_episode_steps: int = 300  # fitness episodes are cut here (the evaluation plays whole games)
+    parsimony_coefficient: float = 0.002  # return per program node
+    p_crossover: float = 0.2
+    p_subtree_mutation: float = 0.2
+    p_hoist_mutation: float = 0.1
+    p_point_mutation: float = 0.2
+    p_point_replace: float = 0.05
+    p_constant_mutation: float = 0.2  # the rest (0.1) is reproduction
+    init_depth: list[int] = field(default_factory=lambda: [1, 3])  # of subtrees grown by mutation
+    const_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])  # of constants grown
+    max_program_size: int = 30  # nodes per action's program
+    # the output is the best of the distilled forest, the last generation's best forests and the polished
+    # one, in whole games on held-out training seeds (never the evaluation seeds)
+    selection_candidates: int = 3  # best distinct forests of the last generation taken to the selection
+    selection_episodes: int = 8
+    selection_max_steps: int = 2000  # cap per selection game (the built-in games end sooner)
+    # differentiable constants: PPO on the forest's constants and softmax scale
+    p_ppo: float = 0.1  # probability that a tournament winner's constants are tuned by PPO
+    ppo_updates: int = 1  # PPO updates per such tuning
+    polish_updates: int = 8  # PPO updates on the best forest at the end
+    n_envs: int = 8
+    n_steps: int = 128  # steps per environment per update
+    n_epochs: int = 10
+    n_minibatches: int = 4
+    learning_rate: float = 0.05  # Adam on the constants and the log of the scale
+    # PPO starts from the forest's inverse temperature capped here: greedy play does not depend on it,
+    # but a near-deterministic softmax (distilled from a sharp teacher) explores too little to learn from
+    max_scale: float = 20.0
+    value_learning_rate: float = 1.0e-3  # Adam on the value network (used in training only)
+    value_hidden: int = 64
+    gamma: float = 0.97  # the built-in games score within tens of steps of a decision
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    # soft expert supervision: kl_coef * KL(teacher || student) on visited states, linear in PPO updates
+    kl_coef_start: float = 1.0
+    kl_coef_end: float = 0.0
+    kl_coef_updates: int = 20  # PPO updates (whole stage) over which kl_coef goes from start to end
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.objects not in OBJECTS:
+            raise UserError(f"finetune.objects must be one of {', '.join(OBJECTS)}, got '{self.objects}'")
+        for key in ("population_size", "generations", "tournament_size", "episodes", "max_episode_steps",
+                    "max_program_size", "selection_candidates", "selection_episodes", "selection_max_steps",
+                    "n_envs", "n_steps", "n_epochs", "n_minibatches", "value_hidden", "torch_threads"):
+            if getattr(self, key) < 1:
+                raise UserError(f"finetune.{key} must be at least 1, got {getattr(self, key)}")
+        for key in ("ppo_updates", "polish_updates", "kl_coef_updates", "parsimony_coefficient", "ent_coef",
+                    "vf_coef", "kl_coef_start", "kl_coef_end"):
+            if getattr(self, key) < 0:
+                raise UserError(f"finetune.{key} must not be negative, got {getattr(self, key)}")
+        if not 0 <= self.elitism < self.population_size:
+            raise UserError("finetune.elitism must be at least 0 and smaller than population_size")
+        probabilities = (self.p_crossover, self.p_subtree_mutation, self.p_hoist_mutation,
+                         self.p_point_mutation, self.p_constant_mutation)
+        if min(probabilities) < 0 or sum(probabilities) > 1 + 1e-9:
+            raise UserError(f"finetune.p_* of the genetic operators must be >= 0 and sum to <= 1, "
+                            f"got {sum(probabilities):.3f}")
+        if sum(probabilities[1:]) <= 0:
+            raise UserError("finetune needs a mutation (p_subtree, p_hoist, p_point or p_constant_mutation "
+                            "> 0) to make the first population")
+        for key in ("p_ppo", "p_point_replace", "gamma", "gae_lambda"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise UserError(f"finetune.{key} must be in [0, 1], got {getattr(self, key)}")
+        for key in ("learning_rate", "value_learning_rate", "max_scale", "clip_range", "max_grad_norm"):
+            if getattr(self, key) <= 0:
+                raise UserError(f"finetune.{key} must be positive, got {getattr(self, key)}")
+        if len(self.init_depth) != 2 or not 1 <= self.init_depth[0] <= self.init_depth[1]:
+            raise UserError(f"finetune.init_depth must be [min, max] with 1 <= min <= max, "
+                            f"got {self.init_depth}")
+        if len(self.const_range) != 2 or self.const_range[0] > self.const_range[1]:
+            raise UserError(f"finetune.const_range must be [low, high] with low <= high, "
+                            f"got {self.const_range}")
+
+    @property
+    def uses_teacher(self) -> bool:
+        """The teacher is loaded only if its KL term can be non-zero in some PPO update."""
+        return max(self.kl_coef_start, self.kl_coef_end) > 0 and (self.p_ppo > 0 and self.ppo_updates > 0
+                                                                  or self.polish_updates > 0)
+
+    def kl_coef(self, update: int) -> float:
+        """Linear schedule over the stage's PPO updates, then constant at ``kl_coef_end``."""
+        if self.kl_coef_updates == 0:
+            return self.kl_coef_end
+        t = min(update / self.kl_coef_updates, 1.0)
+        return self.kl_coef_start + t * (self.kl_coef_end - self.kl_coef_start)

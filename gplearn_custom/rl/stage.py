@@ -1,0 +1,236 @@
+"""Stage III's work for ``symbolic_finetuning.py``: check inputs, fine-tune, evaluate, write artifacts.
+
+Reads ``distill/program.json`` (the starting forest), ``dataset.meta.json`` (the perception, unless
+``finetune.objects=game``) and ``teacher/`` (for the KL term, and the teacher's return for
+comparison). Writes into ``finetune/``: program.json, program.txt, policy.py (the distill stage's
+exporter), eval.json (returns of the fine-tuned, distilled, teacher and random agents on the
+evaluation seeds, sizes, the search's history), tensorboard/ and checkpoint.json.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from common.config import to_dict
+from common.errors import UserError
+from common.evaluation import evaluate
+from common.io import read_json, write_json
+from common.runs import RunFolder
+from common.schema import Config
+from envs import action_names, object_type_names
+from gplearn_custom.evaluation import SymbolicAgent
+from gplearn_custom.export import export_forest
+from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.rl.evolution import FinetuneResult, RewardEvolution
+from gplearn_custom.rl.lockstep import Lockstep
+from gplearn_custom.rl.objects import agent_perceive
+from gplearn_custom.rl.ppo import ConstantTuner
+from gplearn_custom.rl.teacher import BatchTeacher
+from see.perception import Perception
+from teacher.agent import TeacherAgent
+
+DATASET_META = "dataset.meta.json"
+
+
+@dataclass
+class Inputs:
+    """What fine-tuning starts from, checked before any work is done."""
+
+    forest: SymbolicForest
+    perception: Perception | None  # None: the game's true objects
+    teacher: TeacherAgent | None  # for the KL term; None when its coefficient is zero throughout
+    teacher_dir: Path | None  # a finished teacher stage, for the comparison in eval.json
+
+
+def load_inputs(config: Config, run: RunFolder) -> Inputs:
+    """The distilled forest, the perception and the teacher, or a ``UserError`` saying what is missing."""
+    cfg = config.finetune
+    distill_dir = run.stage("distill", "distill_teacher.py").require_complete().path
+    try:
+        forest = SymbolicForest.load(distill_dir / "program.json")
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"cannot read {distill_dir / 'program.json'} ({exc}); "
+                        "run distill_teacher.py --force") from None
+    if forest.feature_spec is None:
+        raise UserError(f"{distill_dir / 'program.json'} has no feature spec; run distill_teacher.py --force")
+    n_actions = len(action_names(config.env))
+    if forest.n_actions != n_actions:
+        raise UserError(f"the distilled forest has {forest.n_actions} actions but {config.env.id} has "
+                        f"{n_actions}; distil a policy for this game")
+    perception = _perception(config, run.path, forest)
+    teacher_stage = run.stage("teacher", "train_visual_rl.py")
+    teacher = None
+    if cfg.uses_teacher:
+        if not teacher_stage.complete:
+            raise UserError(f"the expert supervision needs a finished teacher in {run.path}; run "
+                            "train_visual_rl.py first, or pass finetune.kl_coef_start=0 "
+                            "finetune.kl_coef_end=0")
+        teacher = TeacherAgent.load(teacher_stage.path, config.env.frame_stack)
+        if teacher.n_actions != n_actions:
+            raise UserError(f"the teacher has {teacher.n_actions} actions, the game {n_actions}; "
+                            "retrain the teacher for this game")
+    return Inputs(forest, perception, teacher, teacher_stage.path if teacher_stage.complete else None)
+
+
+def _perception(config: Config, run_dir: Path, forest: SymbolicForest) -> Perception | None:
+    types = list(forest.feature_spec.type_names)
+    if config.finetune.objects == "game":
+        names = object_type_names(config.env)
+        if names is None:
+            raise UserError(f"{config.env.id} does not report its objects; use finetune.objects=perception")
+        if names != types:
+            raise UserError(f"the forest's object types {types} are not the game's {names}; "
+                            "use finetune.objects=perception")
+        return None
+    meta_file = run_dir / DATASET_META
+    if not meta_file.is_file():
+        raise UserError(f"no {DATASET_META} in {run_dir} to rebuild the perception; run generate_dataset.py "
+                        "or, on a built-in game, pass finetune.objects=game")
+    meta = read_json(meta_file)
+    if "detector" not in meta:
+        raise UserError(f"{meta_file} does not say how its states were perceived (not made by "
+                        "generate_dataset.py); on a built-in game pass finetune.objects=game")
+    if list(meta.get("object_types", [])) != types:
+        raise UserError(f"the forest's object types {types} differ from the dataset's "
+                        f"{meta.get('object_types')}; run distill_teacher.py --force")
+    return Perception.from_meta(meta, run_dir)
+
+
+def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
+    """Search (resuming from ``out/checkpoint.json``), evaluate, export; returns eval.json's content."""
+    started = time.perf_counter()
+    with SummaryWriter(str(out / "tensorboard")) as writer:
+        result = search(config, inputs, out / "checkpoint.json", writer)
+    search_seconds = time.perf_counter() - started
+    distilled = evaluate_forest(inputs.forest, inputs.perception, config)
+    report = {
+        "finetuned": distilled if result.chosen == "distilled" else
+        evaluate_forest(result.forest, inputs.perception, config),
+        "distilled": distilled,
+        "teacher": teacher_return(config, inputs.teacher_dir),
+        "random": random_return(config),
+        "chosen": result.chosen,
+        "selection": result.selection,
+        "search_seconds": search_seconds,
+        "ppo_updates": result.ppo_updates,
+        "env_steps": result.env_steps,
+        "history": result.history,
+        "objects": config.finetune.objects,
+        "evaluation_seeds": list(config.evaluation.seeds),
+        "config": to_dict(config.finetune),
+        "seed": config.seed,
+    }
+    report["return_ratio"] = _ratio(report)
+    report["finetune_seconds"] = time.perf_counter() - started
+    export_forest(result.forest, out)
+    write_json(out / "eval.json", report)
+    return report
+
+
+def search(config: Config, inputs: Inputs, checkpoint: Path | None = None,
+           writer: SummaryWriter | None = None, progress: bool = True) -> FinetuneResult:
+    """The fine-tuning search alone (what the ablation benchmark varies); scalars go to ``writer``."""
+    cfg = config.finetune
+    torch.set_num_threads(cfg.torch_threads)
+    exclude = set(config.evaluation.seeds)
+    spec = inputs.forest.feature_spec
+    copies = max(cfg.population_size * cfg.episodes, (cfg.selection_candidates + 2) * cfg.selection_episodes)
+    game = Lockstep(config.env, spec, inputs.perception, copies)
+    ppo_game = Lockstep(config.env, spec, inputs.perception, cfg.n_envs)
+    bar = tqdm(total=cfg.generations, desc="finetune", unit="gen", disable=not progress)
+    try:
+        teacher = BatchTeacher(inputs.teacher, cfg.n_envs) if inputs.teacher is not None else None
+        tuner = ConstantTuner(cfg, ppo_game, teacher, exclude, config.seed)
+        evolution = RewardEvolution(cfg, inputs.forest, game, tuner, exclude, config.seed)
+        return evolution.run(checkpoint, _generation_logger(writer, bar), _update_logger(writer))
+    finally:
+        bar.close()
+        game.close()
+        ppo_game.close()
+
+
+def _generation_logger(writer: SummaryWriter | None, bar: tqdm) -> Callable[[dict], None]:
+    def log(stats: dict) -> None:
+        step = stats["generation"]
+        if writer is not None:
+            writer.add_scalar("finetune/best_return", stats["best_return"], step)
+            writer.add_scalar("finetune/mean_return", stats["mean_return"], step)
+            writer.add_scalar("finetune/size", stats["best_size"], step)
+            writer.add_scalar("finetune/best_fitness", stats["best_fitness"], step)
+        bar.n = step + 1
+        bar.set_postfix(best=f"{stats['best_return']:.2f}", mean=f"{stats['mean_return']:.2f}",
+                        size=stats["best_size"])
+
+    return log
+
+
+def _update_logger(writer: SummaryWriter | None) -> Callable[[int, dict], None] | None:
+    if writer is None:
+        return None
+
+    def log(update: int, stats: dict) -> None:
+        for key in ("policy_loss", "value_loss", "kl_teacher", "entropy", "kl_coef", "scale"):
+            writer.add_scalar(f"finetune/{key}", stats[key], update)
+        if stats["episode_return"] is not None:
+            writer.add_scalar("finetune/ppo_episode_return", stats["episode_return"], update)
+
+    return log
+
+
+def evaluate_forest(forest: SymbolicForest, perception: Perception | None, config: Config) -> dict:
+    result = evaluate(SymbolicAgent(forest, agent_perceive(perception)), config.env, config.evaluation)
+    return {**result.summary(), "size": forest.size,
+            "size_per_program": dict(zip(forest.action_names, forest.sizes, strict=True)),
+            "scale": forest.scale}
+
+
+def teacher_return(config: Config, teacher_dir: Path | None) -> dict | None:
+    """The teacher's return on the same seeds: its stage's record if made with the same game and
+    seeds, else played again; ``None`` without a finished teacher."""
+    if teacher_dir is None:
+        return None
+    import yaml
+
+    saved = yaml.safe_load((teacher_dir / "config.yaml").read_text()) or {}
+    summary = read_json(teacher_dir / "complete.json").get("summary", {})
+    same = (saved.get("env") == to_dict(config.env) and saved.get("evaluation") == to_dict(config.evaluation))
+    if same and "returns" in summary:
+        recorded = {key: summary[key] for key in ("return_mean", "return_std", "returns")}
+        return {**recorded, "from": "teacher stage"}
+    agent = TeacherAgent.load(teacher_dir, config.env.frame_stack)
+    return {**evaluate(agent, config.env, config.evaluation).summary(), "from": "played again"}
+
+
+class RandomAgent:
+    """Uniform random actions (seeded): the floor of the return ratio."""
+
+    def __init__(self, n_actions: int, seed: int):
+        self.n_actions, self.rng = n_actions, np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, frame: np.ndarray, info: dict) -> int:
+        return int(self.rng.integers(self.n_actions))
+
+
+def random_return(config: Config) -> dict:
+    agent = RandomAgent(len(action_names(config.env)), config.seed)
+    return evaluate(agent, config.env, config.evaluation).summary()
+
+
+def _ratio(report: dict) -> float | None:
+    """(fine-tuned - random) / (teacher - random): 1 is the teacher's return, above 1 better."""
+    if report["teacher"] is None:
+        return None
+    floor = report["random"]["return_mean"]
+    gap = report["teacher"]["return_mean"] - floor
+    return (report["finetuned"]["return_mean"] - floor) / gap if gap > 0 else None

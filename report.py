@@ -1,0 +1,99 @@
+"""Report: results table, programs, curves, detector frames, transfer table and a GIF.
+
+    python report.py --config configs/pong.yaml --run runs/pong
+
+Reads every finished stage in runs/NAME/ and writes runs/NAME/report/: report.md, PNGs,
+agent.gif, transfer.json. The symbolic policy is the fine-tuned one when it exists, else the
+distilled one; it plays through the same perception that made the dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.cli import parse_stage_args, run_cli, stage_parser
+from common.io import read_json, write_json
+from common.runs import section_fingerprint
+
+STAGE = "report"
+SECTIONS = ("env", "teacher", "frames", "detector", "dataset", "distill", "finetune", "evaluation",
+            "transfer")
+GIF_STEPS = 240
+
+
+def symbolic_agent_factory(run: Path):
+    """A callable building a fresh symbolic agent (forest + perception) from the run's artifacts."""
+    from gplearn_custom.evaluation import SymbolicAgent
+    from gplearn_custom.forest import SymbolicForest
+    from see.perception import Perception
+
+    stage = "finetune" if (run / "finetune" / "complete.json").is_file() else "distill"
+    forest = SymbolicForest.load(run / stage / "program.json")
+    meta = read_json(run / "dataset.meta.json")
+    return stage, lambda: SymbolicAgent(forest, Perception.from_meta(meta, run))
+
+
+class Recording:
+    """Wraps a perception so the objects the agent acted on can be drawn on its frames."""
+
+    def __init__(self, perceive):
+        self.perceive = perceive
+        self.last: list[dict] = []
+
+    def reset(self) -> None:
+        self.perceive.reset()
+
+    def __call__(self, frame, info):
+        self.last = self.perceive(frame, info)
+        return self.last
+
+
+def record_gif(agent, config, out: Path) -> Path:
+    from envs import action_names, make_env
+    from reporting.gif import Annotated, write_gif
+
+    names = action_names(config.env)
+    agent.perceive = recording = Recording(agent.perceive)
+    env = make_env(config.env)
+    frame, info = env.reset(seed=config.evaluation.seeds[0])
+    agent.reset()
+    items = []
+    for _ in range(GIF_STEPS):
+        action = agent.act(frame, info)
+        items.append(Annotated(frame, recording.last, names[action]))
+        frame, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    env.close()
+    return write_gif(items, out / "agent.gif")
+
+
+def main(argv: list[str]) -> Path:
+    parser = stage_parser(__doc__.splitlines()[1], SECTIONS)
+    args = parse_stage_args(parser, argv, create_run=False)
+    config = args.config
+    teacher_dir = args.run.stage("teacher", "train_visual_rl.py").require_complete().path
+    args.run.stage("distill", "distill_teacher.py").require_complete()
+    stage = args.run.stage(STAGE, "report.py")
+    key = section_fingerprint(config, SECTIONS)
+    out = stage.prepare(config, key, args.resume, args.force)
+
+    from reporting.build import build_report
+    from reporting.transfer import transfer_table
+    from teacher.agent import TeacherAgent
+
+    run = args.run.path
+    policy_stage, make_symbolic = symbolic_agent_factory(run)
+    agents = {"teacher": lambda: TeacherAgent.load(teacher_dir, config.env.frame_stack),
+              "symbolic": make_symbolic}
+    rows = transfer_table(agents, config.env, config.evaluation, config.transfer.variants)
+    write_json(out / "transfer.json", {"policy": policy_stage, "rows": rows})
+    gif = record_gif(make_symbolic(), config, out)
+    path = build_report(run, out, rows, gif)
+    stage.finish(key, {"report": str(path), "transfer": rows})
+    print(f"report -> {path}")
+    return path
+
+
+if __name__ == "__main__":
+    run_cli(main)

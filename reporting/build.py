@@ -1,0 +1,123 @@
+"""Assemble ``runs/NAME/report/report.md`` from the artifacts every stage left in the run folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common.io import read_json, write_text
+from reporting.curves import plot_curves, read_scalars
+
+CURVES = {
+    "teacher": ["rollout/ep_rew_mean", "eval/mean_reward"],
+    "space": ["space/loss", "space/elbo", "space/kl_pres"],
+    "distill": ["distill/agreement", "distill/best_fitness", "distill/size"],
+    "finetune": ["finetune/best_return", "finetune/mean_return", "finetune/size"],
+}
+
+
+def pick(data: Any, *paths: str, default: Any = None) -> Any:
+    """The first dotted path that exists in nested dicts (artifacts of different stages differ)."""
+    for path in paths:
+        node = data
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return node
+    return default
+
+
+def load(path: Path) -> dict:
+    return read_json(path) if path.is_file() else {}
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def results_rows(run: Path) -> list[dict]:
+    teacher = load(run / "teacher" / "complete.json").get("summary", {})
+    rows = [{
+        "agent": "teacher (CNN)", "return": pick(teacher, "return_mean"), "std": pick(teacher, "return_std"),
+        "agreement": 1.0, "size": pick(teacher, "parameters"),
+        "policy_dps": pick(teacher, "policy_decisions_per_second"),
+        "agent_dps": pick(teacher, "agent_steps_per_second"),
+    }]
+    for stage, label in (("distill", "distilled"), ("finetune", "fine-tuned")):
+        ev = load(run / stage / "eval.json")
+        if not ev:
+            continue
+        rows.append({
+            "agent": f"{label} (symbolic)",
+            "return": pick(ev, "return.return_mean", "return_mean", "symbolic.return_mean"),
+            "std": pick(ev, "return.return_std", "return_std", "symbolic.return_std"),
+            "agreement": pick(ev, "symbolic.agreement", "agreement"),
+            "size": pick(ev, "symbolic.size", "size"),
+            "policy_dps": pick(ev, "symbolic.policy_decisions_per_second", "policy_decisions_per_second"),
+            "agent_dps": pick(ev, "return.agent_steps_per_second", "agent_steps_per_second"),
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(row.get(key)) for key, _ in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def build_report(run: Path, out: Path, transfer_rows: list[dict], gif: Path | None,
+                 extra_sections: list[Callable[[], str]] = ()) -> Path:
+    """Write report.md (and its PNGs) into ``out``; returns the markdown path."""
+    parts = [f"# Report: {run.name}", ""]
+    parts += ["## Results", "", markdown_table(results_rows(run), [
+        ("agent", "agent"), ("return", "return"), ("std", "± std"), ("agreement", "agreement"),
+        ("size", "size (nodes / params)"), ("policy_dps", "policy decisions/s"),
+        ("agent_dps", "whole agent steps/s"),
+    ]), "", "Return: mean over the config's evaluation seeds, greedy actions. Agreement: held-out "
+        "states where the student's action is the teacher's argmax.", ""]
+    for stage, label in (("distill", "Distilled program"), ("finetune", "Fine-tuned program")):
+        text = run / stage / "program.txt"
+        if text.is_file():
+            parts += [f"## {label}", "", "```", text.read_text().strip(), "```", ""]
+    parts += ["## Training curves", ""]
+    for stage, tags in CURVES.items():
+        png = plot_curves(read_scalars(run / stage, tags), out / f"curves_{stage}.png", stage, "step")
+        if png:
+            parts += [f"![{stage} curves]({png.name})", ""]
+    space_eval = load(run / "space" / "eval.json")
+    if space_eval:
+        parts += ["## Detector", "", "```", _detector_lines(space_eval), "```", ""]
+        for png in sorted((run / "space").glob("*.png")):
+            target = out / f"detector_{png.name}"
+            target.write_bytes(png.read_bytes())
+            parts += [f"![detector frames]({target.name})", ""]
+    if transfer_rows:
+        agents = sorted({k[: -len("_return")] for row in transfer_rows for k in row if k.endswith("_return")})
+        columns = [("variant", "variant")]
+        for agent in agents:
+            columns += [(f"{agent}_return", f"{agent} return"), (f"{agent}_drop", f"{agent} drop")]
+        variants = "; ".join(f"{r['variant']}: {r['overrides']}" for r in transfer_rows[1:])
+        parts += ["## Transfer (no retraining)", "", markdown_table(transfer_rows, columns), "",
+                  f"Variants: {variants}", ""]
+    if gif is not None:
+        parts += ["## The symbolic agent playing", "", f"![symbolic agent]({gif.name})", ""]
+    for section in extra_sections:
+        parts += [section(), ""]
+    return write_text(out / "report.md", "\n".join(parts))
+
+
+def _detector_lines(space_eval: dict) -> str:
+    keys = ("precision", "recall", "f1", "count_accuracy", "ap50", "tolerance")
+    lines = []
+    for key in keys:
+        value = pick(space_eval, key, f"overall.{key}", f"metrics.{key}")
+        if value is not None:
+            lines.append(f"{key}: {fmt(value)}")
+    return "\n".join(lines) or "see space/eval.json"

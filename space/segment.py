@@ -1,0 +1,98 @@
+"""The learning-free object source: sprites are flat colours on a mostly plain background.
+
+Per frame, the most common colour is the background; pixels farther from it than a tolerance
+are foreground, and 4-connected foreground regions are objects. A region made of two or more
+large flat colours (the ball touching a paddle) is split by colour. Regions wider or taller
+than ``max_size`` of the frame are scenery (walls, bars). The embedding is the region's mean
+colour and its size relative to the frame, which separates sprite types for clustering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from scipy import ndimage
+
+from space.config import SegmentConfig
+from space.sources import Detection
+
+FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
+SAME_SPRITE = 0.97  # cosine above which two colours are one sprite blended with the background
+
+
+class SegmentSource:
+    def __init__(self, cfg: SegmentConfig):
+        self.cfg = cfg
+
+    def detect(self, frames: np.ndarray, infos: list[dict] | None = None) -> list[list[Detection]]:
+        return [self.detect_frame(frame) for frame in np.asarray(frames)]
+
+    def detect_frame(self, frame: np.ndarray) -> list[Detection]:
+        h, w = frame.shape[:2]
+        rgb = frame.astype(np.int32)
+        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        values, counts = np.unique(packed, return_counts=True)
+        background = values[np.argmax(counts)]
+        bg_rgb = _unpack(background)
+        foreground = np.abs(rgb - bg_rgb).max(-1) > self.cfg.colour_tolerance
+        labels, count = ndimage.label(foreground, FOUR_CONNECTED)
+        detections = []
+        for index, window in enumerate(ndimage.find_objects(labels), start=1):
+            region = labels[window] == index
+            for part in self._split_by_colour(region, packed[window], bg_rgb):
+                self._add(detections, part, frame[window], (window[0].start, window[1].start), h, w)
+        return detections
+
+    def _split_by_colour(self, region: np.ndarray, packed: np.ndarray, background: np.ndarray
+                         ) -> Iterator[np.ndarray]:
+        """The region itself, or one connected part per sprite colour (same window).
+
+        Colours are compared by their direction away from the background, so the blends that
+        resizing leaves along a sprite's edge stay with the sprite.
+        """
+        values, counts = np.unique(packed[region], return_counts=True)
+        dominant = values[counts >= max(3, 0.02 * region.sum())]
+        if len(dominant) < 2:
+            yield region
+            return
+        directions = _unit(_unpack(dominant) - background)
+        groups = [directions[0]]
+        for d in directions[1:]:
+            if max(float(d @ g) for g in groups) < SAME_SPRITE:
+                groups.append(d)
+        if len(groups) < 2:
+            yield region
+            return
+        nearest = (_unit(_unpack(packed) - background) @ np.stack(groups).T).argmax(-1)
+        for k in range(len(groups)):
+            labels, _ = ndimage.label(region & (nearest == k), FOUR_CONNECTED)
+            for index, window in enumerate(ndimage.find_objects(labels), start=1):
+                part = np.zeros_like(region)
+                part[window] = labels[window] == index
+                yield part
+
+    def _add(self, detections: list[Detection], mask: np.ndarray, pixels: np.ndarray,
+             origin: tuple[int, int], h: int, w: int) -> None:
+        area = int(mask.sum())
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+        if area < self.cfg.min_area or width > self.cfg.max_size * w or height > self.cfg.max_size * h:
+            return
+        colour = pixels[mask].mean(0) / 255.0
+        embedding = np.concatenate([colour, [width / w, height / h]]).astype(np.float32)
+        detections.append(Detection(
+            x=float(origin[1] + cols[0] + width / 2), y=float(origin[0] + rows[0] + height / 2),
+            width=float(width), height=float(height), score=1.0, embedding=embedding,
+        ))
+
+
+def _unpack(packed: np.ndarray | np.integer) -> np.ndarray:
+    """24-bit packed colours -> (..., 3) int RGB."""
+    packed = np.asarray(packed)
+    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], -1)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = vectors.astype(np.float64)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-9)

@@ -1,0 +1,98 @@
+"""Object sources: segment on built-in frames, the oracle, the ROI filter, make_source errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.config import from_dict
+from common.errors import UserError
+from envs.builtin import BuiltinFreeway, BuiltinPong
+from space.config import DetectorConfig, SegmentConfig
+from space.metrics import detection_metrics
+from space.oracle import OracleSource, atari_game
+from space.segment import SegmentSource
+from space.sources import make_source
+
+
+def play(env, steps: int, seed: int = 0) -> tuple[np.ndarray, list[list[dict]]]:
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    frames, objects = [], []
+    for _ in range(steps):
+        frame, _, terminated, truncated, info = env.step(int(rng.integers(3)))
+        frames.append(frame)
+        objects.append(info["objects"])
+        if terminated or truncated:
+            env.reset()
+    return np.stack(frames), objects
+
+
+def test_segment_finds_every_builtin_pong_object() -> None:
+    frames, objects = play(BuiltinPong(), 60)
+    detections = SegmentSource(SegmentConfig()).detect(frames)
+    assert len(detections) == 60
+    m = detection_metrics(detections, objects, tolerance=3.0)
+    assert m["f1"] == 1.0
+    ball = min(detections[0], key=lambda d: d.width * d.height)
+    assert (ball.width, ball.height) == (3, 3)
+    assert ball.embedding.shape == (5,) and ball.embedding[:3] == pytest.approx(245 / 255, abs=0.01)
+
+
+def test_segment_splits_touching_sprites_of_different_colours() -> None:
+    env = BuiltinPong()
+    env.reset(seed=0)
+    env.ball.x, env.ball.y = env.agent.x - 2.5, env.agent.y  # ball flush against the paddle
+    frame = env.render()
+    found = sorted((d.width, d.height) for d in SegmentSource(SegmentConfig()).detect_frame(frame))
+    assert found == [(2, 10), (2, 10), (3, 3)]
+
+
+def test_segment_drops_scenery_and_counts_many_objects_of_one_type() -> None:
+    frames, objects = play(BuiltinFreeway(), 20)
+    m = detection_metrics(SegmentSource(SegmentConfig()).detect(frames), objects, tolerance=3.0)
+    assert m["recall"] > 0.95
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[10:12, :] = 200  # a full-width bar is scenery
+    frame[30:33, 30:33] = 255
+    assert len(SegmentSource(SegmentConfig()).detect_frame(frame)) == 1
+
+
+def test_oracle_reads_info_objects_with_types() -> None:
+    frames, objects = play(BuiltinPong(), 3)
+    found = OracleSource().detect(frames, [{"objects": o} for o in objects])
+    assert [d.type for d in found[0]] == [o["type"] for o in objects[0]]
+    with pytest.raises(UserError, match="info"):
+        OracleSource().detect(frames)
+
+
+def test_oracle_reads_atari_ram_scaled_to_the_frame() -> None:
+    import ale_py
+    import gymnasium as gym
+
+    gym.register_envs(ale_py)
+    env = gym.make("ALE/Pong-v5")
+    env.reset(seed=0)
+    for _ in range(60):
+        env.step(0)
+    info = {"ram": env.unwrapped.ale.getRAM()}
+    env.close()
+    source = OracleSource("PongNoFrameskip-v4")
+    small = source.detect(np.zeros((1, 84, 84, 3), np.uint8), [info])[0]
+    assert {d.type for d in small} >= {0, 2}  # Player and Enemy are always on screen
+    player = next(d for d in small if d.type == 0)
+    assert player.x == pytest.approx((140 + 2) * 84 / 160)
+    assert atari_game("ALE/Pong-v5") == atari_game("PongNoFrameskip-v4") == "Pong"
+
+
+def test_roi_and_make_source_errors(tmp_path) -> None:
+    cfg = from_dict(DetectorConfig, {"source": "segment", "roi": [0.5, 0.0, 1.0, 1.0]})
+    frames, _ = play(BuiltinPong(), 2)
+    found = make_source(cfg, None).detect(frames)
+    assert found[0] and all(d.x >= 32 for d in found[0])  # the left paddle is outside
+    with pytest.raises(UserError, match="python -m space train"):
+        make_source(from_dict(DetectorConfig, {}), tmp_path)
+    with pytest.raises(UserError, match="detector.source"):
+        from_dict(DetectorConfig, {"source": "yolo"})
+    with pytest.raises(UserError, match="power of two"):
+        from_dict(DetectorConfig, {"model": {"grid": 5}})
