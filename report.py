@@ -78,9 +78,13 @@ def main(argv: list[str]) -> Path:
     key = section_fingerprint(config, SECTIONS)
     out = stage.prepare(config, key, args.resume, args.force)
 
+    import torch
+
     from reporting.build import build_report
     from reporting.transfer import transfer_table
     from teacher.agent import TeacherAgent
+
+    torch.set_num_threads(1)  # batch-1 play: more threads only add contention
 
     run = args.run.path
     policy_stage, make_symbolic = symbolic_agent_factory(run)

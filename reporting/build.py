@@ -56,12 +56,13 @@ def results_rows(run: Path) -> list[dict]:
             continue
         rows.append({
             "agent": f"{label} (symbolic)",
-            "return": pick(ev, "return.return_mean", "return_mean", "symbolic.return_mean"),
-            "std": pick(ev, "return.return_std", "return_std", "symbolic.return_std"),
-            "agreement": pick(ev, "symbolic.agreement", "agreement"),
-            "size": pick(ev, "symbolic.size", "size"),
-            "policy_dps": pick(ev, "symbolic.policy_decisions_per_second", "policy_decisions_per_second"),
-            "agent_dps": pick(ev, "return.agent_steps_per_second", "agent_steps_per_second"),
+            "return": pick(ev, "return.return_mean", "finetuned.return_mean"),
+            "std": pick(ev, "return.return_std", "finetuned.return_std"),
+            "agreement": pick(ev, "symbolic.agreement", "finetuned.agreement"),
+            "size": pick(ev, "symbolic.size", "finetuned.size"),
+            "policy_dps": pick(ev, "symbolic.policy_decisions_per_second",
+                               "finetuned.policy_decisions_per_second"),
+            "agent_dps": pick(ev, "return.agent_steps_per_second", "finetuned.agent_steps_per_second"),
         })
     return rows
 

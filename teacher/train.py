@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
@@ -67,6 +68,17 @@ def check_config(config: Config) -> None:
             raise UserError(f"teacher.{key} must be positive, got {getattr(t, key)}")
 
 
+def decisions_per_second(agent: TeacherAgent, n: int = 200) -> float:
+    """Batch-1 forward passes per second of the teacher's network alone, on the CPU."""
+    frame = np.zeros(agent.model.observation_space.shape[1:] + (3,), dtype=np.uint8)
+    agent.reset()
+    start = time.perf_counter()
+    for _ in range(n):
+        agent.probs(frame)
+    agent.reset()
+    return n / (time.perf_counter() - start)
+
+
 def build_model(config: Config, venv, tensorboard_dir: Path) -> PPO:
     t = config.teacher
     policy_kwargs = {}
@@ -122,6 +134,8 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     result = evaluate(agent, config.env, config.evaluation)
     trained = model.num_timesteps - start_steps
     return {
+        "parameters": sum(p.numel() for p in agent.model.policy.parameters()),
+        "policy_decisions_per_second": decisions_per_second(agent),
         "timesteps": model.num_timesteps,
         "wall_seconds": wall,
         "frames_per_second": trained / max(wall, 1e-9),
