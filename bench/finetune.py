@@ -65,7 +65,7 @@ def main() -> None:
         teacher_dir = inputs.teacher_dir
     else:
         config = dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, objects="game"))
-        inputs, teacher_dir = Inputs(perturbed_pong_forest(), None, None, None), None
+        inputs, teacher_dir = Inputs(perturbed_pong_forest(), None, None, None, None), None
     teacher = TeacherAgent.load(teacher_dir, config.env.frame_stack) if teacher_dir else None
     distilled = evaluate_forest(inputs.forest, inputs.perception, config)
     teacher_row = teacher_return(config, teacher_dir)

@@ -34,7 +34,6 @@ for _id, _cls in BUILTIN_GAMES.items():
         gym.register(_id, entry_point=_cls)
 
 
-@cache
 class ActionRepeat(gym.Wrapper):
     """Frame skip for the built-in games: repeat the action, sum rewards, keep the last frame.
 

@@ -94,3 +94,12 @@ def test_vec_env_stacks_channel_first():
     obs = venv.reset()
     assert obs.shape == (2, 9, 64, 64)
     venv.close()
+
+
+def test_builtin_frame_skip_repeats_the_action():
+    skipping = make_env(EnvConfig(frame_skip=3), seed=0)
+    plain = make_env(EnvConfig(), seed=0)
+    for _ in range(3):
+        expected, *_ = plain.step(1)
+    frame, *_ = skipping.step(1)
+    np.testing.assert_array_equal(frame, expected)

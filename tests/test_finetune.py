@@ -267,10 +267,19 @@ def test_cli_writes_every_artifact_and_resumes(tmp_path, monkeypatch):
     assert saved["finetuned"]["returns"] == report["finetuned"]["returns"]
     assert len(saved["distilled"]["returns"]) == len(EVAL_SEEDS) and saved["teacher"] is None
     assert saved["finetuned"]["size"] == SymbolicForest.load(out / "program.json").size
-    assert saved["objects"] == "perception" and saved["chosen"] in saved["selection"]
+    assert saved["search_objects"] == saved["evaluation_objects"] == "perception"
+    assert saved["chosen"] in saved["selection"]
     assert len(saved["history"]) == TINY["generations"]
     with pytest.raises(UserError, match="--force"):
         main(args)
+
+
+def test_cli_searches_on_game_objects_but_selects_and_evaluates_through_perception(tmp_path):
+    args = make_run(tmp_path / "pong", pong_forest(0.2), objects="game")
+    write_oracle_meta(tmp_path / "pong")
+    report = main(args)
+    assert report["search_objects"] == "game" and report["evaluation_objects"] == "perception"
+    assert report["finetuned"]["return_mean"] >= report["distilled"]["return_mean"]
 
 
 def test_cli_reports_missing_inputs(tmp_path):

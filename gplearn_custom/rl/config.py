@@ -13,19 +13,23 @@ OBJECTS = ("perception", "game")
 class FinetuneConfig:
     """Stage III: evolve the distilled forest on the game's return and tune its constants with PPO.
 
-    The defaults fit the built-in games in one to two minutes on 2 CPU cores.
+    The defaults fit a built-in game played through a detector (about 1 ms per frame) in one to two
+    minutes on 2 CPU cores; with ``objects=game`` the same time buys population 24 x 15 generations
+    of 3 episodes of 300 steps.
     """
 
-    # where objects come from while playing: "perception" rebuilds Stage II-B's (dataset.meta.json);
-    # "game" reads a built-in game's own objects (a dataset made without perception, or an upper bound)
+    # where the search reads objects: "perception" rebuilds Stage II-B's (dataset.meta.json), as the
+    # agent will play; "game" reads a built-in game's own objects, 4-5 times cheaper per step than a
+    # detector, so a larger search fits the same time (the selection of the output and the evaluation
+    # still play through the perception wherever the dataset has one)
     objects: str = "perception"
     # evolution with reward fitness: the first population is the distilled forest and mutated copies
-    population_size: int = 24
-    generations: int = 15
+    population_size: int = 16
+    generations: int = 8
     tournament_size: int = 3
     elitism: int = 1  # best forests copied unchanged into the next generation (and re-evaluated)
-    episodes: int = 3  # fitness episodes per forest; new seeds every generation, the same for all forests
-    max_episode_steps: int = 300  # fitness episodes are cut here (the evaluation plays whole games)
+    episodes: int = 2  # fitness episodes per forest; new seeds every generation, the same for all forests
+    max_episode_steps: int = 200  # fitness episodes are cut here (the evaluation plays whole games)
     parsimony_coefficient: float = 0.002  # return per program node
     p_crossover: float = 0.2
     p_subtree_mutation: float = 0.2
@@ -39,20 +43,21 @@ class FinetuneConfig:
     # the output is the best of the distilled forest, the last generation's best forests and the polished
     # one, in whole games on held-out training seeds (never the evaluation seeds)
     selection_candidates: int = 3  # best distinct forests of the last generation taken to the selection
-    selection_episodes: int = 8
+    selection_episodes: int = 6
     selection_max_steps: int = 2000  # cap per selection game (the built-in games end sooner)
     # differentiable constants: PPO on the forest's constants and softmax scale
     p_ppo: float = 0.1  # probability that a tournament winner's constants are tuned by PPO
     ppo_updates: int = 1  # PPO updates per such tuning
-    polish_updates: int = 8  # PPO updates on the best forest at the end
+    polish_updates: int = 4  # PPO updates on the best forest at the end
     n_envs: int = 8
     n_steps: int = 128  # steps per environment per update
     n_epochs: int = 10
     n_minibatches: int = 4
     learning_rate: float = 0.05  # Adam on the constants and the log of the scale
-    # PPO starts from the forest's inverse temperature capped here: greedy play does not depend on it,
-    # but a near-deterministic softmax (distilled from a sharp teacher) explores too little to learn from
-    max_scale: float = 20.0
+    # inverse temperature each tuning starts from (then tuned): greedy play does not depend on it, and the
+    # distilled one fits the teacher's sharpness, not exploration (too sharp to learn from, or so flat
+    # that PPO samples near-random play); 20 puts a 0.05 gap in features (3 of 64 pixels) at one logit
+    ppo_scale: float = 20.0
     value_learning_rate: float = 1.0e-3  # Adam on the value network (used in training only)
     value_hidden: int = 64
     gamma: float = 0.97  # the built-in games score within tens of steps of a decision
@@ -92,7 +97,7 @@ class FinetuneConfig:
         for key in ("p_ppo", "p_point_replace", "gamma", "gae_lambda"):
             if not 0 <= getattr(self, key) <= 1:
                 raise UserError(f"finetune.{key} must be in [0, 1], got {getattr(self, key)}")
-        for key in ("learning_rate", "value_learning_rate", "max_scale", "clip_range", "max_grad_norm"):
+        for key in ("learning_rate", "value_learning_rate", "ppo_scale", "clip_range", "max_grad_norm"):
             if getattr(self, key) <= 0:
                 raise UserError(f"finetune.{key} must be positive, got {getattr(self, key)}")
         if len(self.init_depth) != 2 or not 1 <= self.init_depth[0] <= self.init_depth[1]:

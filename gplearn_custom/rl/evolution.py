@@ -64,13 +64,19 @@ class FinetuneResult:
 
 
 class RewardEvolution:
-    """Runs steps 1-4 above; ``tuner=None`` leaves PPO out (reward fitness only)."""
+    """Runs steps 1-4 above; ``tuner=None`` leaves PPO out (reward fitness only).
+
+    ``game`` plays the fitness episodes; ``selection_game`` (default: the same) the selection's, so
+    a search on a game's own objects can still choose its output through the agent's perception.
+    """
 
     def __init__(self, cfg: FinetuneConfig, distilled: SymbolicForest, game: Lockstep,
-                 tuner: ConstantTuner | None, exclude_seeds: Collection[int], seed: int):
+                 tuner: ConstantTuner | None, exclude_seeds: Collection[int], seed: int,
+                 selection_game: Lockstep | None = None):
         self.cfg = cfg
         self.distilled = distilled
         self.game = game
+        self.selection_game = selection_game or game
         self.tuner = tuner
         self.exclude = set(exclude_seeds)
         self.seed = seed
@@ -117,7 +123,7 @@ class RewardEvolution:
         """Whole games on held-out training seeds; on equal scores the earlier (least changed) candidate."""
         seeds = draw_seeds(self.rng, self.cfg.selection_episodes, self.exclude)
         forests = list(candidates.values())
-        returns = self._play(forests, seeds, self.cfg.selection_max_steps)
+        returns = self._play(forests, seeds, self.cfg.selection_max_steps, self.selection_game)
         scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
         chosen = int(np.argmax(scores))
         selection = {name: {"return_mean": float(r.mean()), "fitness": float(s), "size": f.size}
@@ -125,7 +131,8 @@ class RewardEvolution:
         return FinetuneResult(forests[chosen], list(candidates)[chosen], selection, self.history,
                               self.updates, self.env_steps)
 
-    def _play(self, forests: list[SymbolicForest], seeds: list[int], max_steps: int) -> np.ndarray:
+    def _play(self, forests: list[SymbolicForest], seeds: list[int], max_steps: int,
+              game: Lockstep) -> np.ndarray:
         """Returns (len(forests), len(seeds)); equal forests (elites, reproductions) play once."""
         index: dict[str, int] = {}
         unique: list[SymbolicForest] = []
@@ -134,9 +141,9 @@ class RewardEvolution:
             if key not in index:
                 index[key] = len(unique)
                 unique.append(forest)
-        steps = self.game.steps
-        returns = episode_returns(unique, seeds, self.game, max_steps)
-        self.env_steps += self.game.steps - steps
+        steps = game.steps
+        returns = episode_returns(unique, seeds, game, max_steps)
+        self.env_steps += game.steps - steps
         return returns[[index[_key(f)] for f in forests]]
 
     # ----------------------------------------------------------------------------- generations
@@ -206,17 +213,17 @@ class RewardEvolution:
         biased = with_biases(forest, self.cfg.max_program_size)
         if self.tuner is None or updates == 0 or not any(biased.constants()):
             return forest
-        steps = self.game.steps + self.tuner.game.steps
+        steps = self.tuner.game.steps
         tuned = self.tuner.tune(biased, updates, self.updates, self.rng, self.on_update)
         self.updates += updates
-        self.env_steps += self.game.steps + self.tuner.game.steps - steps
+        self.env_steps += self.tuner.game.steps - steps
         return tuned
 
     def _evaluate(self, population: list[Member]) -> None:
         """Fitness of every member on this generation's episodes."""
         seeds = draw_seeds(self.rng, self.cfg.episodes, self.exclude)
         forests = [m.forest for m in population]
-        returns = self._play(forests, seeds, self.cfg.max_episode_steps)
+        returns = self._play(forests, seeds, self.cfg.max_episode_steps, self.game)
         scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
         for member, row, score in zip(population, returns, scores, strict=True):
             member.mean_return, member.fitness = float(row.mean()), float(score)

@@ -6,8 +6,8 @@ constants and the scale, and nothing is added to it that would be dropped later.
 function is a separate small MLP on the same features, used only here. The loss follows CleanRL's
 PPO (clipped surrogate, value loss, entropy bonus) plus ``kl_coef * KL(teacher || student)`` on
 the visited states, the teacher being queried on the very frames the student saw. Tuning starts
-from the forest's scale capped at ``max_scale``: the greedy action does not depend on the scale, but
-a softmax as sharp as a distilled one explores too little for PPO to learn from.
+from the scale ``ppo_scale``: the greedy action does not depend on the scale, and the distilled
+one, fitted to the teacher's sharpness, may explore too little (or sample near-random play).
 
 A program without constants gets one first (``with_biases``: ``add(program, 0.0)``, the same
 outputs), so PPO can shift that action's logit. Constants inside comparisons (``gt``, ``ifgt``) get
@@ -108,7 +108,7 @@ class ConstantTuner:
         cfg = self.cfg
         module = TorchForest(forest)
         with torch.no_grad():
-            module.log_scale.clamp_(max=float(np.log(cfg.max_scale)))
+            module.log_scale.fill_(float(np.log(cfg.ppo_scale)))
         optimizer = torch.optim.Adam([
             {"params": list(module.parameters()), "lr": cfg.learning_rate},
             {"params": list(self.value.parameters()), "lr": cfg.value_learning_rate},

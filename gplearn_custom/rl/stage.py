@@ -1,10 +1,12 @@
 """Stage III's work for ``symbolic_finetuning.py``: check inputs, fine-tune, evaluate, write artifacts.
 
-Reads ``distill/program.json`` (the starting forest), ``dataset.meta.json`` (the perception, unless
-``finetune.objects=game``) and ``teacher/`` (for the KL term, and the teacher's return for
-comparison). Writes into ``finetune/``: program.json, program.txt, policy.py (the distill stage's
-exporter), eval.json (returns of the fine-tuned, distilled, teacher and random agents on the
-evaluation seeds, sizes, the search's history), tensorboard/ and checkpoint.json.
+Reads ``distill/program.json`` (the starting forest), ``dataset.meta.json`` (the perception the
+agent plays through: the search uses it unless ``finetune.objects=game``, the evaluation always
+does where the dataset was made by perception) and ``teacher/`` (for the KL term, and the
+teacher's return for comparison). Writes into ``finetune/``: program.json, program.txt,
+policy.py (the distill stage's exporter), eval.json (returns of the fine-tuned, distilled, teacher
+and random agents on the evaluation seeds, sizes, the search's history), tensorboard/ and
+checkpoint.json.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -45,7 +48,8 @@ class Inputs:
     """What fine-tuning starts from, checked before any work is done."""
 
     forest: SymbolicForest
-    perception: Perception | None  # None: the game's true objects
+    perception: Perception | None  # how the agent sees, for evaluation (None: the game's own objects)
+    search_perception: Perception | None  # what the search plays through (``finetune.objects``)
     teacher: TeacherAgent | None  # for the KL term; None when its coefficient is zero throughout
     teacher_dir: Path | None  # a finished teacher stage, for the comparison in eval.json
 
@@ -65,7 +69,13 @@ def load_inputs(config: Config, run: RunFolder) -> Inputs:
     if forest.n_actions != n_actions:
         raise UserError(f"the distilled forest has {forest.n_actions} actions but {config.env.id} has "
                         f"{n_actions}; distil a policy for this game")
-    perception = _perception(config, run.path, forest)
+    perception = _dataset_perception(run.path, list(forest.feature_spec.type_names))
+    if cfg.objects == "perception" and perception is None:
+        raise UserError(f"no perception to rebuild: {run.path / DATASET_META} is missing or was not made by "
+                        "generate_dataset.py; on a built-in game pass finetune.objects=game")
+    if cfg.objects == "game" or perception is None:
+        _check_game_objects(config, list(forest.feature_spec.type_names))
+    search_perception = perception if cfg.objects == "perception" else None
     teacher_stage = run.stage("teacher", "train_visual_rl.py")
     teacher = None
     if cfg.uses_teacher:
@@ -77,31 +87,30 @@ def load_inputs(config: Config, run: RunFolder) -> Inputs:
         if teacher.n_actions != n_actions:
             raise UserError(f"the teacher has {teacher.n_actions} actions, the game {n_actions}; "
                             "retrain the teacher for this game")
-    return Inputs(forest, perception, teacher, teacher_stage.path if teacher_stage.complete else None)
+    return Inputs(forest, perception, search_perception, teacher,
+                  teacher_stage.path if teacher_stage.complete else None)
 
 
-def _perception(config: Config, run_dir: Path, forest: SymbolicForest) -> Perception | None:
-    types = list(forest.feature_spec.type_names)
-    if config.finetune.objects == "game":
-        names = object_type_names(config.env)
-        if names is None:
-            raise UserError(f"{config.env.id} does not report its objects; use finetune.objects=perception")
-        if names != types:
-            raise UserError(f"the forest's object types {types} are not the game's {names}; "
-                            "use finetune.objects=perception")
-        return None
+def _dataset_perception(run_dir: Path, types: list[str]) -> Perception | None:
+    """The perception Stage II-B made the dataset with, or None if its meta file does not say."""
     meta_file = run_dir / DATASET_META
-    if not meta_file.is_file():
-        raise UserError(f"no {DATASET_META} in {run_dir} to rebuild the perception; run generate_dataset.py "
-                        "or, on a built-in game, pass finetune.objects=game")
-    meta = read_json(meta_file)
+    meta = read_json(meta_file) if meta_file.is_file() else {}
     if "detector" not in meta:
-        raise UserError(f"{meta_file} does not say how its states were perceived (not made by "
-                        "generate_dataset.py); on a built-in game pass finetune.objects=game")
+        return None
     if list(meta.get("object_types", [])) != types:
         raise UserError(f"the forest's object types {types} differ from the dataset's "
                         f"{meta.get('object_types')}; run distill_teacher.py --force")
     return Perception.from_meta(meta, run_dir)
+
+
+def _check_game_objects(config: Config, types: list[str]) -> None:
+    names = object_type_names(config.env)
+    if names is None:
+        raise UserError(f"{config.env.id} does not report its objects; use finetune.objects=perception "
+                        "with a dataset made by generate_dataset.py")
+    if names != types:
+        raise UserError(f"the forest's object types {types} are not the game's {names}; "
+                        "use finetune.objects=perception")
 
 
 def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
@@ -123,7 +132,8 @@ def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
         "ppo_updates": result.ppo_updates,
         "env_steps": result.env_steps,
         "history": result.history,
-        "objects": config.finetune.objects,
+        "search_objects": config.finetune.objects,
+        "evaluation_objects": "game" if inputs.perception is None else "perception",
         "evaluation_seeds": list(config.evaluation.seeds),
         "config": to_dict(config.finetune),
         "seed": config.seed,
@@ -142,19 +152,22 @@ def search(config: Config, inputs: Inputs, checkpoint: Path | None = None,
     torch.set_num_threads(cfg.torch_threads)
     exclude = set(config.evaluation.seeds)
     spec = inputs.forest.feature_spec
-    copies = max(cfg.population_size * cfg.episodes, (cfg.selection_candidates + 2) * cfg.selection_episodes)
-    game = Lockstep(config.env, spec, inputs.perception, copies)
-    ppo_game = Lockstep(config.env, spec, inputs.perception, cfg.n_envs)
+    selecting = (cfg.selection_candidates + 2) * cfg.selection_episodes
+    shared = inputs.search_perception is inputs.perception
+    game = Lockstep(config.env, spec, inputs.search_perception,
+                    max(cfg.population_size * cfg.episodes, selecting if shared else 0))
+    selection_game = game if shared else Lockstep(config.env, spec, inputs.perception, selecting)
+    ppo_game = Lockstep(config.env, spec, inputs.search_perception, cfg.n_envs)
     bar = tqdm(total=cfg.generations, desc="finetune", unit="gen", disable=not progress)
     try:
         teacher = BatchTeacher(inputs.teacher, cfg.n_envs) if inputs.teacher is not None else None
         tuner = ConstantTuner(cfg, ppo_game, teacher, exclude, config.seed)
-        evolution = RewardEvolution(cfg, inputs.forest, game, tuner, exclude, config.seed)
+        evolution = RewardEvolution(cfg, inputs.forest, game, tuner, exclude, config.seed, selection_game)
         return evolution.run(checkpoint, _generation_logger(writer, bar), _update_logger(writer))
     finally:
         bar.close()
-        game.close()
-        ppo_game.close()
+        for lockstep in {id(g): g for g in (game, selection_game, ppo_game)}.values():
+            lockstep.close()
 
 
 def _generation_logger(writer: SummaryWriter | None, bar: tqdm) -> Callable[[dict], None]:
@@ -186,6 +199,7 @@ def _update_logger(writer: SummaryWriter | None) -> Callable[[int, dict], None] 
 
 
 def evaluate_forest(forest: SymbolicForest, perception: Perception | None, config: Config) -> dict:
+    """eval.json's entry for a forest: greedy returns on the evaluation seeds, through ``perception``."""
     result = evaluate(SymbolicAgent(forest, agent_perceive(perception)), config.env, config.evaluation)
     return {**result.summary(), "size": forest.size,
             "size_per_program": dict(zip(forest.action_names, forest.sizes, strict=True)),
@@ -197,8 +211,6 @@ def teacher_return(config: Config, teacher_dir: Path | None) -> dict | None:
     seeds, else played again; ``None`` without a finished teacher."""
     if teacher_dir is None:
         return None
-    import yaml
-
     saved = yaml.safe_load((teacher_dir / "config.yaml").read_text()) or {}
     summary = read_json(teacher_dir / "complete.json").get("summary", {})
     same = (saved.get("env") == to_dict(config.env) and saved.get("evaluation") == to_dict(config.evaluation))
