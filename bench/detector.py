@@ -34,8 +34,9 @@ from space.train import train_space
 
 ATARI_ID = "PongNoFrameskip-v4"
 ATARI_PLAYFIELD = [0.0, 0.16, 1.0, 0.92]  # x0, y0, x1, y1: between the walls, below the score
-# The cpu preset at the paper's Atari geometry: 84x84 frames upsampled to 128 with 16x16 cells.
-ATARI_SPACE = {"image_size": 128, "grid": 16}
+# The cpu preset at the paper's Atari geometry (84x84 frames upsampled to 128, 16x16 cells), with a
+# coarser background plus a full-resolution canvas for the walls.
+ATARI_SPACE = {"image_size": 128, "grid": 16, "bg_stride": 8, "bg_canvas": True}
 
 
 def builtin_frames(n: int, seed: int) -> tuple[np.ndarray, list[list[dict]], list[dict]]:
@@ -129,6 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=4200, help="frames per game, last 200 held out")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--builtin-steps", type=int, default=None, help="SPACE steps; default: preset")
     parser.add_argument("--atari-steps", type=int, default=1000, help="SPACE training steps on Atari")
     parser.add_argument("--skip-atari", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
@@ -136,7 +138,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = []
 
-    cfg = from_dict(DetectorConfig, {"preset": "cpu", "train": {"torch_threads": args.threads}})
+    cfg = from_dict(DetectorConfig, {"preset": "cpu", "train": {"torch_threads": args.threads,
+                                                                 "steps": args.builtin_steps}})
     frames, objects, infos = builtin_frames(args.frames, args.seed)
     rows += game("BuiltinPong-v0", frames, objects, infos, cfg, list(BuiltinPong.OBJECT_TYPES),
                  "BuiltinPong-v0", args.seed)

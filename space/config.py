@@ -34,8 +34,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         },
         "eval": {"tolerance": 5.0},
     },
-    # Built-in 64x64 games on 2 CPU cores: 8x8 cells of 8 pixels, glimpses drawn only into the
-    # 3x3 cells around their own, and one coarse background component.
+    # Built-in 64x64 games on a CPU: 8x8 cells of 8 pixels, each owning the objects centred in it
+    # (max_shift 0.5: no two cells compete for one object, which speeds learning up), narrow
+    # glimpse networks, glimpses drawn only into the 3x3 cells around their own, and one coarse
+    # background component. Atari frames on a CPU: image_size 128, grid 16, bg_stride 8,
+    # bg_canvas true (see bench/detector.py).
     "cpu": {
         "model": {
             "image_size": 64, "grid": 8, "glimpse_size": 8, "max_shift": 0.5, "z_what_dim": 16,

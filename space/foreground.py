@@ -112,15 +112,17 @@ class Foreground(nn.Module):
 
     def tight_boxes(self, centre: torch.Tensor, scale: torch.Tensor, what: torch.Tensor,
                     level: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-        """Boxes shrunk to the decoded alpha above ``level`` ((M, 2) each, image coordinates).
+        """Boxes shrunk to where the decoded alpha reaches ``level`` of its peak ((M, 2) each).
 
         z_where only has to cover its object; the glimpse's alpha mask outlines it, so its extent
-        gives a tighter box and a better centre. Glimpses with no alpha above ``level`` keep z_where.
+        gives a tighter box and a better centre. Glimpses with an empty alpha keep z_where.
         """
         if len(what) == 0:
             return centre, scale
         g = self.glimpse
-        alpha = torch.sigmoid(self.decoder(what)[:, 3]) > level  # (M, g, g)
+        alpha = torch.sigmoid(self.decoder(what)[:, 3])  # (M, g, g)
+        peak = alpha.flatten(1).max(1).values
+        alpha = (alpha >= level * peak[:, None, None]) & (peak[:, None, None] > 0.05)
         edges = torch.arange(g + 1, device=what.device, dtype=what.dtype) * (2.0 / g) - 1
         lo, hi = [], []
         for mask in (alpha.any(1), alpha.any(2)):  # columns (x), rows (y)

@@ -1,10 +1,11 @@
 """The learning-free object source: sprites are flat colours on a mostly plain background.
 
 Per frame, the most common colour is the background; pixels farther from it than a tolerance
-are foreground, and 4-connected foreground regions are objects. A region made of two or more
-large flat colours (the ball touching a paddle) is split by colour. Regions wider or taller
-than ``max_size`` of the frame are scenery (walls, bars). The embedding is the region's mean
-colour and its size relative to the frame, which separates sprite types for clustering.
+are foreground, and 4-connected foreground regions are objects. A region holding colours that
+point away from the background in clearly different directions (the ball touching a paddle, a
+paddle touching a wall) is split by colour; blends and frame-max ghosts of one sprite are not.
+Regions wider or taller than ``max_size`` of the frame are scenery (walls, bars). The embedding
+is the region's mean colour and its size relative to the frame, which separates sprite types.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from space.config import SegmentConfig
 from space.sources import Detection
 
 FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
-SAME_SPRITE = 0.97  # cosine above which two colours are one sprite blended with the background
+SAME_SPRITE = 0.9  # cosine above which two colours are one sprite (blends, frame-max ghosts)
 
 
 class SegmentSource:
@@ -36,7 +37,7 @@ class SegmentSource:
         background = values[np.argmax(counts)]
         bg_rgb = _unpack(background)
         foreground = np.abs(rgb - bg_rgb).max(-1) > self.cfg.colour_tolerance
-        labels, count = ndimage.label(foreground, FOUR_CONNECTED)
+        labels, _ = ndimage.label(foreground, FOUR_CONNECTED)
         detections = []
         for index, window in enumerate(ndimage.find_objects(labels), start=1):
             region = labels[window] == index
