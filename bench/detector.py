@@ -24,7 +24,7 @@ import torch
 from benchlib import save, table  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict
-from envs.builtin import BuiltinPong
+from envs.builtin import BuiltinPong, random_play
 from space.config import DetectorConfig
 from space.detector import SpaceDetector
 from space.evaluate import evaluate_source
@@ -40,16 +40,7 @@ ATARI_SPACE = {"image_size": 128, "grid": 16, "bg_stride": 8, "bg_canvas": True}
 
 
 def builtin_frames(n: int, seed: int) -> tuple[np.ndarray, list[list[dict]], list[dict]]:
-    env = BuiltinPong()
-    env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    frames, objects = [], []
-    for _ in range(n):
-        frame, _, terminated, truncated, info = env.step(int(rng.integers(3)))
-        frames.append(frame)
-        objects.append(info["objects"])
-        if terminated or truncated:
-            env.reset()
+    frames, objects = random_play(BuiltinPong(), n, seed)
     return np.stack(frames), objects, [{"objects": o} for o in objects]
 
 

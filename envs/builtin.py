@@ -300,3 +300,17 @@ class BuiltinFreeway(PixelGame):
     def _collides(self, car: Sprite) -> bool:
         c = self.chicken
         return abs(c.x - car.x) < (c.width + car.width) / 2 and abs(c.y - car.y) < (c.height + car.height) / 2
+
+
+def random_play(env: PixelGame, steps: int, seed: int = 0) -> tuple[np.ndarray, list[list[dict]]]:
+    """Frames and true objects of ``steps`` uniformly random actions: detector data without a teacher."""
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    frames, objects = [], []
+    for _ in range(steps):
+        frame, _, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+        frames.append(frame)
+        objects.append(info["objects"])
+        if terminated or truncated:
+            env.reset()
+    return np.stack(frames), objects

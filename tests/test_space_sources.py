@@ -7,7 +7,7 @@ import pytest
 
 from common.config import from_dict
 from common.errors import UserError
-from envs.builtin import BuiltinFreeway, BuiltinPong
+from envs.builtin import BuiltinFreeway, BuiltinPong, random_play
 from space.config import DetectorConfig, SegmentConfig
 from space.metrics import detection_metrics
 from space.oracle import OracleSource, atari_game
@@ -15,21 +15,8 @@ from space.segment import SegmentSource
 from space.sources import make_source
 
 
-def play(env, steps: int, seed: int = 0) -> tuple[np.ndarray, list[list[dict]]]:
-    env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    frames, objects = [], []
-    for _ in range(steps):
-        frame, _, terminated, truncated, info = env.step(int(rng.integers(3)))
-        frames.append(frame)
-        objects.append(info["objects"])
-        if terminated or truncated:
-            env.reset()
-    return np.stack(frames), objects
-
-
 def test_segment_finds_every_builtin_pong_object() -> None:
-    frames, objects = play(BuiltinPong(), 60)
+    frames, objects = random_play(BuiltinPong(), 60)
     detections = SegmentSource(SegmentConfig()).detect(frames)
     assert len(detections) == 60
     m = detection_metrics(detections, objects, tolerance=3.0)
@@ -49,7 +36,7 @@ def test_segment_splits_touching_sprites_of_different_colours() -> None:
 
 
 def test_segment_drops_scenery_and_counts_many_objects_of_one_type() -> None:
-    frames, objects = play(BuiltinFreeway(), 20)
+    frames, objects = random_play(BuiltinFreeway(), 20)
     m = detection_metrics(SegmentSource(SegmentConfig()).detect(frames), objects, tolerance=3.0)
     assert m["recall"] > 0.95
     frame = np.zeros((64, 64, 3), np.uint8)
@@ -59,7 +46,7 @@ def test_segment_drops_scenery_and_counts_many_objects_of_one_type() -> None:
 
 
 def test_oracle_reads_info_objects_with_types() -> None:
-    frames, objects = play(BuiltinPong(), 3)
+    frames, objects = random_play(BuiltinPong(), 3)
     found = OracleSource().detect(frames, [{"objects": o} for o in objects])
     assert [d.type for d in found[0]] == [o["type"] for o in objects[0]]
     with pytest.raises(UserError, match="info"):
@@ -87,7 +74,7 @@ def test_oracle_reads_atari_ram_scaled_to_the_frame() -> None:
 
 def test_roi_and_make_source_errors(tmp_path) -> None:
     cfg = from_dict(DetectorConfig, {"source": "segment", "roi": [0.5, 0.0, 1.0, 1.0]})
-    frames, _ = play(BuiltinPong(), 2)
+    frames, _ = random_play(BuiltinPong(), 2)
     found = make_source(cfg, None).detect(frames)
     assert found[0] and all(d.x >= 32 for d in found[0])  # the left paddle is outside
     with pytest.raises(UserError, match="python -m space train"):
