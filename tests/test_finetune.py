@@ -198,6 +198,31 @@ def test_short_finetuning_does_not_lower_the_return_of_a_perturbed_forest():
     assert len(result.history) == cfg.generations
 
 
+def still_forest() -> SymbolicForest:
+    """A distilled forest that never moves the paddle: no mutation of it alone reads the ball."""
+    return SymbolicForest([[1.0], [0.0], [0.0]], SPEC.names, ACTIONS, list(DEFAULT_FUNCTION_SET), SPEC, 1.0)
+
+
+@pytest.mark.parametrize("fresh_share", [0.0, 0.5])
+def test_first_population_mixes_the_distilled_forest_fresh_forests_and_mutants(fresh_share):
+    cfg = FinetuneConfig(**{**TINY, "population_size": 8, "fresh_share": fresh_share})
+    search = RewardEvolution(cfg, still_forest(), Lockstep(EnvConfig(), SPEC, None, 8), None, EVAL_SEEDS, 0)
+    search.rng, search.env_steps = np.random.RandomState(0), 0
+    population = search._initial()
+    origins = [m.origin for m in population]
+    assert len(population) == 8 and origins[0] == "distilled"
+    assert origins.count("fresh") == round(fresh_share * 8)
+    assert all(size <= cfg.max_program_size for m in population for size in m.forest.sizes)
+
+
+def test_fresh_forests_let_the_reward_find_a_player_the_distilled_forest_is_not():
+    cfg = FinetuneConfig(**{**TINY, "population_size": 8, "generations": 2, "episodes": 2,
+                            "max_episode_steps": 300, "p_ppo": 0.0, "polish_updates": 0})
+    result = run_search(cfg, still_forest())
+    assert result.chosen != "distilled"
+    assert result.selection[result.chosen]["return_mean"] > result.selection["distilled"]["return_mean"]
+
+
 def test_resume_after_an_interruption_ends_where_an_uninterrupted_run_ends(tmp_path):
     cfg = FinetuneConfig(**TINY)
     forest = pong_forest(noop_bias=0.1)

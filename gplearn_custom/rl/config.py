@@ -23,8 +23,11 @@ class FinetuneConfig:
     # detector, so a larger search fits the same time (the selection of the output and the evaluation
     # still play through the perception wherever the dataset has one)
     objects: str = "perception"
-    # evolution with reward fitness: the first population is the distilled forest and mutated copies
+    # evolution with reward fitness: the first population is the distilled forest, fresh forests and
+    # mutated copies of the distilled one
     population_size: int = 16
+    fresh_share: float = 0.5  # of the first population grown afresh rather than mutated from it
+    fresh_pool: int = 200  # fresh forests grown and screened on one episode for those places
     generations: int = 8
     tournament_size: int = 3
     elitism: int = 1  # best forests copied unchanged into the next generation (and re-evaluated)
@@ -77,7 +80,8 @@ class FinetuneConfig:
             raise UserError(f"finetune.objects must be one of {', '.join(OBJECTS)}, got '{self.objects}'")
         for key in ("population_size", "generations", "tournament_size", "episodes", "max_episode_steps",
                     "max_program_size", "selection_candidates", "selection_episodes", "selection_max_steps",
-                    "n_envs", "n_steps", "n_epochs", "n_minibatches", "value_hidden", "torch_threads"):
+                    "fresh_pool", "n_envs", "n_steps", "n_epochs", "n_minibatches", "value_hidden",
+                    "torch_threads"):
             if getattr(self, key) < 1:
                 raise UserError(f"finetune.{key} must be at least 1, got {getattr(self, key)}")
         for key in ("ppo_updates", "polish_updates", "kl_coef_updates", "parsimony_coefficient", "ent_coef",
@@ -94,7 +98,7 @@ class FinetuneConfig:
         if sum(probabilities[1:]) <= 0:
             raise UserError("finetune needs a mutation (p_subtree, p_hoist, p_point or p_constant_mutation "
                             "> 0) to make the first population")
-        for key in ("p_ppo", "p_point_replace", "gamma", "gae_lambda"):
+        for key in ("p_ppo", "fresh_share", "p_point_replace", "gamma", "gae_lambda"):
             if not 0 <= getattr(self, key) <= 1:
                 raise UserError(f"finetune.{key} must be in [0, 1], got {getattr(self, key)}")
         for key in ("learning_rate", "value_learning_rate", "ppo_scale", "clip_range", "max_grad_norm"):

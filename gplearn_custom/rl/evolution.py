@@ -1,6 +1,11 @@
 """Stage III's search: evolve forests on their return, tune constants with PPO, pick the output.
 
-1. The first population is the distilled forest plus mutated copies of it.
+1. The first population is the distilled forest, mutated copies of it and, for a share
+   ``fresh_share``, forests grown afresh (gplearn's ramped half and half): a distilled forest can
+   sit far from any good player when the teacher's labels are noisy in object space, and fresh
+   forests let the reward find simple players the distillation missed. Good players are rare
+   among random forests (about 1 in 70 on built-in Pong), so ``fresh_pool`` forests are grown and
+   screened on one fitness episode, and the best of them join (over-initialisation).
 2. Each generation every forest plays the same fresh episodes (reward fitness: mean return minus
    parsimony per node; episodes cut at a step cap). Elites pass unchanged (and play again on the
    new episodes); the other children come from tournament winners through one operator each:
@@ -149,15 +154,39 @@ class RewardEvolution:
     # ----------------------------------------------------------------------------- generations
 
     def _initial(self) -> list[Member]:
-        """The distilled forest and ``population_size - 1`` copies, each changed by one mutation."""
+        """The distilled forest, fresh forests (``fresh_share``) and copies changed by one mutation."""
         cfg = self.cfg
         weights = np.array([cfg.p_subtree_mutation, cfg.p_hoist_mutation, cfg.p_point_mutation,
                             cfg.p_constant_mutation])
         population = [Member(self.distilled, "distilled")]
+        n_fresh = min(int(round(cfg.fresh_share * cfg.population_size)), cfg.population_size - 1)
+        population += self._screened_fresh(n_fresh)
         while len(population) < cfg.population_size:
             method = ("subtree", "hoist", "point", "constant")[self.rng.choice(4, p=weights / weights.sum())]
             population.append(self._vary(self.distilled, method, None))
         return population
+
+    def _screened_fresh(self, n: int) -> list[Member]:
+        """The ``n`` best of ``max(n, fresh_pool)`` fresh forests on one fitness episode."""
+        pool = [self._fresh() for _ in range(max(n, self.cfg.fresh_pool) if n else 0)]
+        if len(pool) <= n:
+            return pool
+        seeds = draw_seeds(self.rng, 1, self.exclude)
+        returns = self._play([m.forest for m in pool], seeds, self.cfg.max_episode_steps, self.game)
+        scores = fitness(returns, [m.forest.size for m in pool], self.cfg.parsimony_coefficient)
+        return [pool[i] for i in np.argsort(-scores, kind="stable")[:n]]
+
+    def _fresh(self) -> Member:
+        """A forest grown from scratch, one program per action, within the size limit."""
+        programs = []
+        for _ in range(self.distilled.n_actions):
+            nodes = PolicyProgram(self.settings, self.rng).program
+            while len(nodes) > self.cfg.max_program_size:
+                nodes = PolicyProgram(self.settings, self.rng).program
+            programs.append(list(nodes))
+        d = self.distilled
+        return Member(SymbolicForest(programs, d.feature_names, d.action_names, d.function_names,
+                                     d.feature_spec, d.scale), "fresh")
 
     def _breed(self, parents: list[Member]) -> list[Member]:
         cfg = self.cfg
