@@ -46,6 +46,10 @@ class DistillConfig:
     cache_mb: float = 256.0  # subtree output cache
     restarts: int = 3  # independent runs at most (one --trials trial is one run)
     restart_below: float = 0.95  # run again while the best validation agreement is below this
+    # DAgger: rounds of the student playing (through the dataset's perception) and the teacher
+    # labelling what it saw; each round's states join the training states (gplearn_custom/dagger.py)
+    dagger_rounds: int = 0
+    dagger_steps: int = 2000  # student steps per round
     # Optuna (with --trials): each trial draws GP settings and a seed; objective is the validation
     # agreement minus size_penalty per node
     size_penalty: float = 1e-4

@@ -1,9 +1,5 @@
-"""Distillation as steps a script (or a DAgger loop) can call: prepare, distil, evaluate.
-
-DAgger fits here without changes: play the current forest, let the teacher label the states it
-visits, append them to the dataset, then ``prepare`` the grown dataset and ``distil`` again with
-``initial_forests=[previous forest]`` so the new run starts from the old policy.
-"""
+"""Distillation as steps a script (or the DAgger loop, ``gplearn_custom/dagger.py``) can call:
+prepare, distil, evaluate."""
 
 from __future__ import annotations
 
@@ -64,6 +60,8 @@ def check_config(cfg: DistillConfig) -> None:
                 "max_train_states", "optimize_steps", "max_slots", "speed_decisions"):
         if getattr(cfg, key) < 1:
             raise UserError(f"distill.{key} must be at least 1, got {getattr(cfg, key)}")
+    if cfg.dagger_rounds < 0 or cfg.dagger_steps < 1:
+        raise UserError("distill.dagger_rounds must be >= 0 and distill.dagger_steps >= 1")
     if cfg.restarts < 1:
         raise UserError(f"distill.restarts must be at least 1, got {cfg.restarts}")
     if not 0 <= cfg.elitism < cfg.population_size or cfg.optimize_constants < 0:

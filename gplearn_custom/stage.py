@@ -25,12 +25,21 @@ from common.errors import UserError
 from common.io import read_json, write_json
 from common.runs import section_fingerprint
 from envs import env_kind
+from gplearn_custom.dagger import run_dagger
 from gplearn_custom.data import dataset_files, load_dataset
-from gplearn_custom.distill import check_config, distil_with_restarts, evaluate, prepare, run_baselines
+from gplearn_custom.distill import (
+    check_config,
+    distil,
+    distil_with_restarts,
+    evaluate,
+    prepare,
+    run_baselines,
+)
 from gplearn_custom.evaluation import evaluate_policy_return
 from gplearn_custom.export import export_forest
 from gplearn_custom.tuning import default_storage, run_study
 from see.perception import Perception
+from teacher.agent import TeacherAgent
 
 STAGE = "distill"
 SECTIONS = ("distill", "evaluation")
@@ -86,6 +95,8 @@ def main(argv: list[str]) -> dict:
                 prep, cfg, config.seed, out,
                 log=lambda r: _logger(writer, f"restart{r}/" if r else "", cfg.generations,
                                       cfg.stopping_agreement))
+        if cfg.dagger_rounds:
+            forest, prep, dagger = _dagger(forest, prep, config, args.run.path, out, writer)
     distill_seconds = time.perf_counter() - started
 
     report = {
@@ -98,6 +109,8 @@ def main(argv: list[str]) -> dict:
         "config": to_dict(cfg),
         "seed": config.seed,
     }
+    if cfg.dagger_rounds:
+        report["dagger"] = dagger
     if cfg.baselines:
         report["baselines"] = run_baselines(prep, cfg, config.seed)
     # the symbolic agent as it will be used: the dataset's own perception reads every frame
@@ -117,6 +130,25 @@ def main(argv: list[str]) -> dict:
     stage.finish(stage_fp, summary)
     _print_summary(report, out)
     return report
+
+
+def _dagger(forest, prep, config, run: Path, out: Path, writer: SummaryWriter):
+    """DAgger rounds from the distilled forest, each distillation warm-started from the last."""
+    cfg = config.distill
+    meta_file = dataset_files(run)[1:]
+    meta = read_json(meta_file[0]) if meta_file else {}
+    if "detector" not in meta or not (run / "teacher" / "teacher.zip").is_file():
+        raise UserError("distill.dagger_rounds needs a dataset made by generate_dataset.py (its perception) "
+                        f"and the teacher in {run}/teacher; set distill.dagger_rounds=0")
+    teacher = TeacherAgent.load(run / "teacher", config.env.frame_stack)
+
+    def distil_round(grown, previous, r):
+        return distil(grown, cfg, config.seed + 31 * r, checkpoint=out / f"checkpoint-dagger{r}.json",
+                      log=_logger(writer, f"dagger{r}/", cfg.generations, cfg.stopping_agreement),
+                      initial_forests=[previous]).forest_
+
+    return run_dagger(forest, prep, cfg.dagger_rounds, cfg.dagger_steps, distil_round, teacher,
+                      Perception.from_meta(meta, run), config.env, config.seed, out)
 
 
 def _logger(writer: SummaryWriter, prefix: str, generations: int, stop_at: float) -> Callable[[dict], None]:

@@ -153,3 +153,22 @@ def test_two_optuna_workers_share_one_study(tmp_path, dataset):
     assert json.loads((out / "program.json").read_text()) == study.best_trial.user_attrs["program"]
     search = json.loads((out / "eval.json").read_text())["search"]
     assert search["finished_trials"] == 4 and search["best_trial"] == study.best_trial.number
+
+
+def test_dagger_states_join_training_but_never_the_held_out_test(dataset):
+    from gplearn_custom.config import DistillConfig
+    from gplearn_custom.dagger import grow
+    from gplearn_custom.data import distill_data
+    from gplearn_custom.distill import prepare
+
+    entries, meta = dataset
+    prep = prepare(distill_data(entries, meta), DistillConfig(), seed=0)
+    played = {"states": [e["state"] for e in entries[:7]], "teacher_probs": [[0.1, 0.2, 0.7]] * 7,
+              "episodes": [0] * 7}
+    grown = grow(prep, played)
+    assert len(grown.data) == len(prep.data) + 7 and grown.X.shape[0] == prep.X.shape[0] + 7
+    assert list(grown.test) == list(prep.test) and list(grown.val) == list(prep.val)
+    assert set(grown.train) - set(prep.train) == set(range(len(prep.data), len(prep.data) + 7))
+    assert (grown.data.actions[-7:] == 2).all()
+    assert grown.data.episodes[-1] > prep.data.episodes.max()  # a new episode, not merged into one
+    assert grow(prep, {"states": [], "teacher_probs": [], "episodes": []}) is prep
