@@ -1,0 +1,61 @@
+"""run_pipeline.py end to end on tiny settings: every stage's artifacts, skip, resume and refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import run_pipeline
+from common.errors import UserError
+from gplearn_custom.rl import evolution
+from tests.helpers import PONG, TINY_TEACHER
+
+STAGES = ("teacher", "frames", "space", "dataset", "distill", "finetune", "report")
+# every stage in seconds: segment detection (SPACE has its own tests), a few hundred states
+TINY = [*TINY_TEACHER, "frames.n_frames=64", "frames.shard_size=32", "detector.source=segment",
+        "dataset.n_steps=200", "dataset.cluster_frames=100", "distill.population_size=60",
+        "distill.generations=2", "distill.restarts=1", "distill.baseline_population=40",
+        "distill.baseline_generations=1", "distill.mlp_epochs=10", "distill.speed_decisions=50",
+        "distill.dagger_rounds=1", "distill.dagger_steps=60",
+        "finetune.population_size=4", "finetune.generations=3", "finetune.episodes=1",
+        "finetune.max_episode_steps=40", "finetune.selection_episodes=1",
+        "finetune.selection_max_steps=50", "finetune.polish_updates=1", "finetune.n_envs=2",
+        "finetune.n_steps=16", "finetune.n_epochs=1", "finetune.n_minibatches=1"]
+
+
+def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "demo"
+    argv = ["--config", str(PONG), "--run", str(run), *TINY]
+    original = evolution.RewardEvolution._save
+
+    def save_then_interrupt(self, *args, **kwargs):  # Ctrl-C right after fine-tuning's first checkpoint
+        original(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evolution.RewardEvolution, "_save", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline.main(argv)
+    assert all((run / stage / "complete.json").is_file() for stage in STAGES[:5])
+    assert (run / "finetune" / "checkpoint.json").is_file()
+    assert not (run / "finetune" / "complete.json").exists()
+    assert not (run / "report").exists()
+    dagger = json.loads((run / "distill" / "eval.json").read_text())["dagger"]
+    assert dagger[0]["states_added"] > 0 and (run / "distill" / "dagger-r1.json").is_file()
+    capsys.readouterr()
+
+    monkeypatch.setattr(evolution.RewardEvolution, "_save", original)
+    run_pipeline.main(argv)
+    out = capsys.readouterr().out
+    for stage in STAGES[:5]:
+        assert f"[{stage}] complete, skipped" in out
+    assert "[finetune] resuming" in out
+    assert all((run / stage / "complete.json").is_file() for stage in STAGES)
+    history = json.loads((run / "finetune" / "checkpoint.json").read_text())["history"]
+    assert [h["generation"] for h in history] == [0, 1, 2]  # resumed after generation 0, not restarted
+    assert (run / "report" / "report.md").is_file()
+
+    run_pipeline.main(argv)  # everything finished: nothing is redone
+    assert capsys.readouterr().out.count("complete, skipped") == len(STAGES)
+    with pytest.raises(UserError, match="--force"):
+        run_pipeline.main([*argv[:4], *TINY[:-1], "finetune.n_minibatches=2"])
