@@ -60,16 +60,26 @@ def agreement_report(forest: SymbolicForest, X: np.ndarray, actions: np.ndarray)
 
 def decisions_per_second(forest: SymbolicForest, X: np.ndarray, states: list[list[dict]],
                          n: int = 2000) -> dict:
-    """Batch-1 decisions/s of the policy alone: from features, and from objects (features built)."""
+    """Batch-1 decisions/s of the policy alone: compiled to plain Python (``scalar``) and through
+    numpy from features, and from objects (numpy features built, then the compiled forest)."""
+    from gplearn_custom.scalar import compile_forest
+
+    decide = compile_forest(forest)
     rows = [X[i % len(X)] for i in range(n)]
     start = time.perf_counter()
     for row in rows:
         forest.predict(row)
-    from_features = n / (time.perf_counter() - start)
+    numpy_path = n / (time.perf_counter() - start)
+    vectors = [row.tolist() for row in rows]
+    start = time.perf_counter()
+    for vector in vectors:
+        decide(vector)
+    compiled = n / (time.perf_counter() - start)
     picked = [[states[i % len(states)]] for i in range(n)]
     start = time.perf_counter()
+    spec = forest.feature_spec
     for state in picked:
-        forest.act_objects(state)
+        decide(spec.transform(state)[0].tolist())
     from_objects = n / (time.perf_counter() - start)
-    return {"policy_decisions_per_second": from_features,
+    return {"policy_decisions_per_second": compiled, "policy_numpy_decisions_per_second": numpy_path,
             "policy_with_features_decisions_per_second": from_objects}

@@ -20,6 +20,7 @@ from gplearn.functions import _Function
 from common.io import write_text
 from gplearn_custom.forest import SymbolicForest
 from gplearn_custom.program import subtree_ends, to_tokens
+from gplearn_custom.scalar import scalar_source
 from see import features, operators
 
 
@@ -123,15 +124,19 @@ def logits(features):
     return np.stack(outs, axis=1)
 
 
+# The same programs as plain Python on one feature vector: the fast path for one decision.
+{scalar_source}
+
 def act(features):
     """Greedy action: one int for one feature vector, an array for a batch."""
-    actions = np.argmax(logits(features), axis=1)
-    return int(actions[0]) if np.ndim(features) == 1 else actions
+    if np.ndim(features) == 1:
+        return decide(np.asarray(features, dtype=np.float64).tolist())
+    return np.argmax(logits(features), axis=1)
 
 
 def act_objects(objects):
     """Greedy action for one state given as a list of object dicts."""
-    return int(act(object_features([objects], FEATURE_SPEC)[0]))
+    return decide(object_features([objects], FEATURE_SPEC)[0].tolist())
 
 
 if __name__ == "__main__":
@@ -159,6 +164,7 @@ def policy_source(forest: SymbolicForest) -> str:
         operator_source=operator_source.rstrip() + "\n",
         function_table=table,
         feature_source=inspect.getsource(features.object_features),
+        scalar_source=scalar_source(forest),
     )
 
 
