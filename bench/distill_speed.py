@@ -38,8 +38,8 @@ from gplearn_custom.distill import make_estimator  # noqa: E402
 from gplearn_custom.export import export_forest  # noqa: E402
 from gplearn_custom.fitness import DistillationLoss, soften  # noqa: E402
 from gplearn_custom.genetic import SymbolicPolicyDistiller  # noqa: E402
-from gplearn_custom.scalar import compile_forest  # noqa: E402
 from gplearn_custom.program import PolicyProgram, ProgramEvaluator, ProgramSettings, function_set  # noqa: E402
+from gplearn_custom.scalar import compile_forest  # noqa: E402
 from see.features import FeatureSpec  # noqa: E402
 from see.synthetic import scripted_pong_dataset  # noqa: E402
 

@@ -11,7 +11,8 @@ N_FEATURES = 12
 
 
 def random_forest(seed: int, n_actions: int = 3) -> SymbolicForest:
-    settings = ProgramSettings(list(FUNCTIONS.values()), N_FEATURES, init_depth=(1, 5), const_range=(-2.0, 2.0))
+    settings = ProgramSettings(list(FUNCTIONS.values()), N_FEATURES, init_depth=(1, 5),
+                               const_range=(-2.0, 2.0))
     rng = np.random.RandomState(seed)
     programs = [PolicyProgram(settings, rng).program for _ in range(n_actions)]
     names = [f"f{i}" for i in range(N_FEATURES)]
