@@ -54,6 +54,16 @@ class ActionRepeat(gym.Wrapper):
         return obs, total, terminated, truncated, info
 
 
+class WithoutObjects(gym.Wrapper):
+    """Drops ``info["objects"]`` for training: SB3's DummyVecEnv deep-copies every info every step,
+    and the teacher never reads the true objects (about 7 % of its training time)."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info.pop("objects", None)
+        return obs, reward, terminated, truncated, info
+
+
 @cache
 def _atari_ids() -> frozenset[str]:
     import ale_py
@@ -104,6 +114,8 @@ def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
             env = Monitor(env)
         if (cfg.frame_skip or 1) > 1:
             env = ActionRepeat(env, cfg.frame_skip)
+        if train:
+            env = WithoutObjects(env)
     if cfg.max_episode_steps:
         env = gym.wrappers.TimeLimit(env, cfg.max_episode_steps)
     if seed is not None:

@@ -103,3 +103,15 @@ def test_builtin_frame_skip_repeats_the_action():
         expected, *_ = plain.step(1)
     frame, *_ = skipping.step(1)
     np.testing.assert_array_equal(frame, expected)
+
+
+def test_training_envs_leave_out_true_objects_that_evaluation_keeps():
+    cfg = EnvConfig()
+    _, info = make_env(cfg).reset(seed=0)
+    assert info["objects"]
+    train_env = make_env(cfg, train=True)
+    train_env.reset(seed=0)
+    assert "objects" not in train_env.step(0)[4]
+    eval_env = make_env(cfg)
+    eval_env.reset(seed=0)
+    assert eval_env.step(0)[4]["objects"]
