@@ -27,7 +27,7 @@ class FinetuneConfig:
     # mutated copies of the distilled one
     population_size: int = 16
     fresh_share: float = 0.5  # of the first population grown afresh rather than mutated from it
-    fresh_pool: int = 200  # fresh forests grown and screened on one episode for those places
+    fresh_pool: int = 200  # fresh forests grown and screened on the fitness episodes for those places
     generations: int = 8
     tournament_size: int = 3
     elitism: int = 1  # best forests copied unchanged into the next generation (and re-evaluated)

@@ -5,7 +5,7 @@
    sit far from any good player when the teacher's labels are noisy in object space, and fresh
    forests let the reward find simple players the distillation missed. Good players are rare
    among random forests (about 1 in 70 on built-in Pong), so ``fresh_pool`` forests are grown and
-   screened on one fitness episode, and the best of them join (over-initialisation).
+   screened on the fitness episodes, and the best of them join (over-initialisation).
 2. Each generation every forest plays the same fresh episodes (reward fitness: mean return minus
    parsimony per node; episodes cut at a step cap). Elites pass unchanged (and play again on the
    new episodes); the other children come from tournament winners through one operator each:
@@ -167,11 +167,11 @@ class RewardEvolution:
         return population
 
     def _screened_fresh(self, n: int) -> list[Member]:
-        """The ``n`` best of ``max(n, fresh_pool)`` fresh forests on one fitness episode."""
+        """The ``n`` best of ``max(n, fresh_pool)`` fresh forests on ``episodes`` fitness episodes."""
         pool = [self._fresh() for _ in range(max(n, self.cfg.fresh_pool) if n else 0)]
         if len(pool) <= n:
             return pool
-        seeds = draw_seeds(self.rng, 1, self.exclude)
+        seeds = draw_seeds(self.rng, self.cfg.episodes, self.exclude)
         returns = self._play([m.forest for m in pool], seeds, self.cfg.max_episode_steps, self.game)
         scores = fitness(returns, [m.forest.size for m in pool], self.cfg.parsimony_coefficient)
         return [pool[i] for i in np.argsort(-scores, kind="stable")[:n]]
