@@ -1,8 +1,9 @@
-"""How a distilled policy is measured: agreement, size, speed, and (hook) return in the game.
+"""How a symbolic policy is measured: agreement, size, speed and return in the game.
 
-``evaluate_policy_return`` plays the symbolic policy through ``common.evaluation.evaluate``; the
-objects come from a ``perceive(frame, info)`` callable. ``true_objects`` reads a built-in game's
-own objects (an oracle); the detector of Stage II-A plugs in the same way once it exists.
+``evaluate_symbolic`` plays every evaluation seed at once in lockstep, so a learned detector runs
+on batches of frames; the returns are those of ``common.evaluation.evaluate`` playing a
+``SymbolicAgent`` one seed after the other (tested). The whole agent's steps per second are timed
+the way it plays, one frame at a time. ``true_objects`` reads a built-in game's own objects.
 """
 
 from __future__ import annotations
@@ -39,12 +40,33 @@ class SymbolicAgent:
         return int(self.forest.act_objects([self.perceive(frame, info)])[0])
 
 
-def evaluate_policy_return(forest: SymbolicForest, env_cfg, eval_cfg,
-                           perceive: Perceive = true_objects) -> dict:
-    """Return of the symbolic agent over the evaluation seeds, and decisions/s of the whole agent."""
-    from common.evaluation import evaluate  # the game stack is only needed here
+def evaluate_symbolic(forest: SymbolicForest, env_cfg, eval_cfg, perception=None):
+    """``EvalResult`` of greedy play on the evaluation seeds, all in lockstep, through ``perception``
+    (``None``: the game's own objects)."""
+    from common.evaluation import EvalResult  # the game stack is only needed here
+    from gplearn_custom.rl.fitness import play
+    from gplearn_custom.rl.lockstep import Lockstep
 
-    return evaluate(SymbolicAgent(forest, perceive), env_cfg, eval_cfg).summary()
+    game = Lockstep(env_cfg, forest.feature_spec, perception, len(eval_cfg.seeds))
+    start = time.perf_counter()
+    try:
+        returns, lengths = play([forest], eval_cfg.seeds, game, eval_cfg.max_steps)
+    finally:
+        game.close()
+    return EvalResult(returns[0].tolist(), lengths[0].tolist(), time.perf_counter() - start)
+
+
+def evaluate_policy_return(forest: SymbolicForest, env_cfg, eval_cfg, perception=None,
+                           speed_steps: int = 300) -> dict:
+    """Return over the evaluation seeds (lockstep) and steps/s of the whole agent playing one frame
+    at a time (perception, features, decision) over ``speed_steps`` steps of the first seed."""
+    from common.evaluation import EvalConfig, evaluate
+    from gplearn_custom.rl.objects import agent_perceive
+
+    summary = evaluate_symbolic(forest, env_cfg, eval_cfg, perception).summary()
+    timed = evaluate(SymbolicAgent(forest, agent_perceive(perception)), env_cfg,
+                     EvalConfig(seeds=list(eval_cfg.seeds[:1]), max_steps=speed_steps))
+    return {**summary, "agent_steps_per_second": timed.decisions_per_second}
 
 
 def agreement_report(forest: SymbolicForest, X: np.ndarray, actions: np.ndarray) -> dict:

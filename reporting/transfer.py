@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.evaluation import Agent, EvalConfig, evaluate
+from common.evaluation import Agent, EvalConfig, EvalResult, evaluate
 from envs.config import EnvConfig
 
 
@@ -24,15 +24,23 @@ class TransferConfig:
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def transfer_table(agents: dict[str, Callable[[], Agent]], env_cfg: EnvConfig, eval_cfg: EvalConfig,
+Evaluator = Callable[[EnvConfig, EvalConfig], EvalResult]
+
+
+def play_agent(make_agent: Callable[[], Agent]) -> Evaluator:
+    """An evaluator that plays a fresh agent one seed after the other."""
+    return lambda env_cfg, eval_cfg: evaluate(make_agent(), env_cfg, eval_cfg)
+
+
+def transfer_table(agents: dict[str, Evaluator], env_cfg: EnvConfig, eval_cfg: EvalConfig,
                    variants: dict[str, dict[str, Any]]) -> list[dict]:
     """One row per variant (the base game first) with each agent's return and drop."""
     rows, base = [], {}
     for name, overrides in {"base": {}, **variants}.items():
         cfg = dataclasses.replace(env_cfg, kwargs={**env_cfg.kwargs, **overrides})
         row: dict[str, Any] = {"variant": name, "overrides": overrides}
-        for agent_name, make_agent in agents.items():
-            result = evaluate(make_agent(), cfg, eval_cfg)
+        for agent_name, play in agents.items():
+            result = play(cfg, eval_cfg)
             row[f"{agent_name}_return"] = result.mean
             row[f"{agent_name}_std"] = result.std
             base.setdefault(agent_name, result.mean)

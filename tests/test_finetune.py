@@ -13,7 +13,7 @@ from common.evaluation import EvalConfig, evaluate
 from common.runs import RunFolder
 from envs.config import EnvConfig
 from gplearn_custom.config import DEFAULT_FUNCTION_SET
-from gplearn_custom.evaluation import SymbolicAgent
+from gplearn_custom.evaluation import SymbolicAgent, evaluate_symbolic
 from gplearn_custom.fitness import log_softmax
 from gplearn_custom.forest import SymbolicForest
 from gplearn_custom.program import FUNCTIONS, PolicyProgram, ProgramSettings
@@ -179,6 +179,15 @@ def test_lockstep_returns_equal_common_evaluation(perception):
         expected = evaluate(SymbolicAgent(forest, agent_perceive(perception)), EnvConfig(), eval_cfg).returns
         assert row.tolist() == expected
     assert returns[0].mean() > returns[1].mean()  # the perturbed forest plays worse
+
+
+@pytest.mark.parametrize("perception", [None, oracle_perception()], ids=["game", "perception"])
+def test_lockstep_evaluation_equals_playing_one_seed_after_the_other(perception):
+    eval_cfg = EvalConfig(seeds=EVAL_SEEDS, max_steps=400)
+    for forest in (pong_forest(), pong_forest(0.2)):
+        together = evaluate_symbolic(forest, EnvConfig(), eval_cfg, perception)
+        alone = evaluate(SymbolicAgent(forest, agent_perceive(perception)), EnvConfig(), eval_cfg)
+        assert (together.returns, together.lengths) == (alone.returns, alone.lengths)
 
 
 def run_search(cfg: FinetuneConfig, forest: SymbolicForest, checkpoint=None, on_generation=None):

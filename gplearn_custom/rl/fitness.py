@@ -31,8 +31,15 @@ def draw_seeds(rng: np.random.RandomState, n: int, exclude: Collection[int] = ()
 def episode_returns(forests: Sequence[SymbolicForest], seeds: Sequence[int], game: Lockstep,
                     max_steps: int) -> np.ndarray:
     """(len(forests), len(seeds)) undiscounted returns of greedy play, episodes cut at ``max_steps``."""
+    return play(forests, seeds, game, max_steps)[0]
+
+
+def play(forests: Sequence[SymbolicForest], seeds: Sequence[int], game: Lockstep,
+         max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns and episode lengths, each (len(forests), len(seeds)), of greedy play."""
     jobs = [(f, s) for f in range(len(forests)) for s in range(len(seeds))]
     returns = np.zeros((len(forests), len(seeds)))
+    lengths = np.zeros((len(forests), len(seeds)), dtype=np.int64)
     for start in range(0, len(jobs), len(game)):
         batch = jobs[start:start + len(game)]
         owner = np.array([f for f, _ in batch])
@@ -47,11 +54,12 @@ def episode_returns(forests: Sequence[SymbolicForest], seeds: Sequence[int], gam
             out = game.step(active, actions)
             for k, copy in enumerate(active):
                 returns[batch[copy]] += out.rewards[k]
+                lengths[batch[copy]] += 1
             alive = ~(out.terminated | out.truncated)
             active, X = active[alive], out.features[alive]
             if len(active) == 0:
                 break
-    return returns
+    return returns, lengths
 
 
 def fitness(returns: np.ndarray, sizes: Sequence[int], parsimony: float) -> np.ndarray:

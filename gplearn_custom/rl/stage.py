@@ -29,12 +29,11 @@ from common.io import read_json, write_json
 from common.runs import RunFolder
 from common.schema import Config
 from envs import action_names, object_type_names
-from gplearn_custom.evaluation import SymbolicAgent
+from gplearn_custom.evaluation import evaluate_policy_return
 from gplearn_custom.export import export_forest
 from gplearn_custom.forest import SymbolicForest
 from gplearn_custom.rl.evolution import FinetuneResult, RewardEvolution
 from gplearn_custom.rl.lockstep import Lockstep
-from gplearn_custom.rl.objects import agent_perceive
 from gplearn_custom.rl.ppo import ConstantTuner
 from gplearn_custom.rl.teacher import BatchTeacher
 from see.perception import Perception
@@ -200,8 +199,8 @@ def _update_logger(writer: SummaryWriter | None) -> Callable[[int, dict], None] 
 
 def evaluate_forest(forest: SymbolicForest, perception: Perception | None, config: Config) -> dict:
     """eval.json's entry for a forest: greedy returns on the evaluation seeds, through ``perception``."""
-    result = evaluate(SymbolicAgent(forest, agent_perceive(perception)), config.env, config.evaluation)
-    return {**result.summary(), "size": forest.size,
+    result = evaluate_policy_return(forest, config.env, config.evaluation, perception)
+    return {**result, "size": forest.size,
             "size_per_program": dict(zip(forest.action_names, forest.sizes, strict=True)),
             "scale": forest.scale}
 
