@@ -29,7 +29,8 @@ from common.io import read_json, write_json
 from common.runs import RunFolder
 from common.schema import Config
 from envs import action_names, object_type_names
-from gplearn_custom.evaluation import evaluate_policy_return
+from gplearn_custom.data import dataset_files, load_dataset
+from gplearn_custom.evaluation import decisions_per_second, evaluate_policy_return
 from gplearn_custom.export import export_forest
 from gplearn_custom.forest import SymbolicForest
 from gplearn_custom.rl.evolution import FinetuneResult, RewardEvolution
@@ -137,11 +138,20 @@ def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
         "config": to_dict(config.finetune),
         "seed": config.seed,
     }
+    report["finetuned"] = {**report["finetuned"], **_policy_speed(result.forest, out.parent)}
     report["return_ratio"] = _ratio(report)
     report["finetune_seconds"] = time.perf_counter() - started
     export_forest(result.forest, out)
     write_json(out / "eval.json", report)
     return report
+
+
+def _policy_speed(forest: SymbolicForest, run: Path, n: int = 2000) -> dict:
+    """Batch-1 decisions/s of the policy alone on the run's dataset states (none without one)."""
+    if not dataset_files(run)[0].is_file():
+        return {}
+    states = load_dataset(run).states[:n]
+    return decisions_per_second(forest, forest.feature_spec.transform(states), states, n)
 
 
 def search(config: Config, inputs: Inputs, checkpoint: Path | None = None,
