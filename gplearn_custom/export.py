@@ -19,7 +19,7 @@ from gplearn.functions import _Function
 
 from common.io import write_text
 from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import subtree_ends, to_tokens
+from gplearn_custom.program import fold, to_tokens
 from gplearn_custom.scalar import scalar_source
 from see import features, operators
 
@@ -27,23 +27,13 @@ from see import features, operators
 def to_sympy(program: list, feature_names: list[str]) -> sympy.Expr:
     """The program as a sympy expression over feature symbols."""
     symbols = [sympy.Symbol(name) for name in feature_names]
-    ends = subtree_ends(program)
 
-    def build(i: int) -> sympy.Expr:
-        node = program[i]
-        if isinstance(node, _Function):
-            args, j = [], i + 1
-            for _ in range(node.arity):
-                args.append(build(j))
-                j = ends[j]
-            if node.name == "div" and args[1].is_number and abs(args[1]) <= operators.DIV_EPS:
-                return sympy.Integer(1)  # protected division by a constant near zero
-            return operators.OPERATORS[node.name].sympy(*args)
-        if isinstance(node, int):
-            return symbols[node]
-        return sympy.Float(node)
+    def function(node, args: list[sympy.Expr]) -> sympy.Expr:
+        if node.name == "div" and args[1].is_number and abs(args[1]) <= operators.DIV_EPS:
+            return sympy.Integer(1)  # protected division by a constant near zero
+        return operators.OPERATORS[node.name].sympy(*args)
 
-    return build(0)
+    return fold(program, function, lambda index: symbols[index], sympy.Float)
 
 
 def simplify(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:

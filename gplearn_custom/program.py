@@ -9,8 +9,9 @@ their parents, so a child usually costs only the operations on the path to the c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from gplearn._program import _Program
@@ -19,6 +20,7 @@ from gplearn.functions import _Function
 from see.operators import OPERATORS
 
 Node = _Function | int | float
+T = TypeVar("T")
 FUNCTIONS: dict[str, _Function] = {name: op.gplearn() for name, op in OPERATORS.items()}
 
 
@@ -35,6 +37,25 @@ def subtree_ends(program: Sequence[Node]) -> list[int]:
             ends[i] = i + 1
         stack.append(ends[i])
     return ends
+
+
+def fold(program: Sequence[Node], function: Callable[[_Function, list[T]], T],
+         feature: Callable[[int], T], constant: Callable[[float], T]) -> T:
+    """The program's tree folded bottom-up: ``function(node, arguments)`` at operators,
+    ``feature(index)`` and ``constant(value)`` at the leaves (printing, compiling)."""
+    ends = subtree_ends(program)
+
+    def build(i: int) -> T:
+        node = program[i]
+        if isinstance(node, _Function):
+            args, j = [], i + 1
+            for _ in range(node.arity):
+                args.append(build(j))
+                j = ends[j]
+            return function(node, args)
+        return feature(node) if isinstance(node, int) else constant(node)
+
+    return build(0)
 
 
 def to_tokens(program: Sequence[Node], feature_names: Sequence[str] | None = None) -> list:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from gplearn.functions import _Function
-
 from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import subtree_ends
+from gplearn_custom.program import fold
 from see.operators import BOUND, DIV_EPS
 
 # each operator as a Python expression template over its argument expressions
@@ -53,21 +51,8 @@ def _min(a, b):
 
 def expression(program: Sequence) -> str:
     """One program (gplearn prefix nodes) as a Python expression over ``x[i]``."""
-    ends = subtree_ends(program)
-
-    def build(i: int) -> str:
-        node = program[i]
-        if isinstance(node, _Function):
-            args, j = [], i + 1
-            for _ in range(node.arity):
-                args.append(build(j))
-                j = ends[j]
-            return TEMPLATES[node.name].format(*args)
-        if isinstance(node, int):
-            return f"x[{node}]"
-        return f"({float(node)!r})"
-
-    return build(0)
+    return fold(program, lambda node, args: TEMPLATES[node.name].format(*args),
+                lambda index: f"x[{index}]", lambda value: f"({float(value)!r})")
 
 
 def scalar_source(forest: SymbolicForest, name: str = "decide") -> str:
