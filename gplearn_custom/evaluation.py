@@ -9,19 +9,11 @@ the way it plays, one frame at a time. ``true_objects`` reads a built-in game's 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 
 from gplearn_custom.forest import SymbolicForest
-from see.synthetic import dataset_object
-
-Perceive = Callable[[np.ndarray, dict], list[dict]]
-
-
-def true_objects(frame: np.ndarray, info: dict) -> list[dict]:
-    """The game's own objects in the dataset's format (built-in games report them in ``info``)."""
-    return [dataset_object(o) for o in info.get("objects", [])]
+from gplearn_custom.rl.objects import Perceive, agent_perceive, true_objects
 
 
 class SymbolicAgent:
@@ -61,7 +53,6 @@ def evaluate_policy_return(forest: SymbolicForest, env_cfg, eval_cfg, perception
     """Return over the evaluation seeds (lockstep) and steps/s of the whole agent playing one frame
     at a time (perception, features, decision) over ``speed_steps`` steps of the first seed."""
     from common.evaluation import EvalConfig, evaluate
-    from gplearn_custom.rl.objects import agent_perceive
 
     summary = evaluate_symbolic(forest, env_cfg, eval_cfg, perception).summary()
     timed = evaluate(SymbolicAgent(forest, agent_perceive(perception)), env_cfg,

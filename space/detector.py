@@ -11,9 +11,9 @@ from common.config import from_dict
 from common.errors import UserError
 from space.config import SpaceModelConfig
 from space.data import to_tensor
+from space.detection import Detection
 from space.metrics import box_iou
 from space.model import Space
-from space.sources import Detection
 
 CANDIDATE = 0.05  # cells less present than this are never part of a detection
 

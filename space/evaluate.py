@@ -10,9 +10,9 @@ import numpy as np
 
 from common.io import write_json
 from space.config import DetectorConfig
+from space.detection import Detection, ObjectSource
 from space.metrics import detection_metrics
 from space.plots import detection_grid, write_png
-from space.sources import Detection, ObjectSource
 
 
 def run_source(source: ObjectSource, frames: np.ndarray, objects: Sequence[Sequence[dict]] | None

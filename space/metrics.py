@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from space.sources import Detection
+from space.detection import Detection
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

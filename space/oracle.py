@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from common.errors import UserError
-from space.sources import Detection
+from space.detection import Detection
 
 ATARI_SCREEN = (160, 210)  # width, height of the ALE screen
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from space.config import SegmentConfig
-from space.sources import Detection
+from space.detection import Detection
 
 FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
 SAME_SPRITE = 0.9  # cosine above which two colours are one sprite (blends, frame-max ghosts)

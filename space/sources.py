@@ -8,33 +8,13 @@ time while playing, so every source is cheap at batch 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from common.errors import UserError
 from space.config import DetectorConfig
-
-
-@dataclass
-class Detection:
-    """One object in frame pixels: centre, size, confidence and the embedding typed later."""
-
-    x: float
-    y: float
-    width: float
-    height: float
-    score: float
-    embedding: np.ndarray = field(repr=False)
-    type: int | None = None  # only the oracle knows it
-
-
-class ObjectSource(Protocol):
-    def detect(self, frames: np.ndarray, infos: list[dict] | None = None) -> list[list[Detection]]:
-        """``frames`` (N, H, W, 3) uint8 -> the detections of each frame."""
-        ...
+from space.detection import Detection, ObjectSource
 
 
 class RoiFilter:

@@ -10,13 +10,20 @@ reads a built-in game's true objects instead (``info["objects"]`` with true velo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from gplearn_custom.evaluation import Perceive, true_objects
 from see.perception import Perception
+from see.synthetic import dataset_object
 from see.tracking import Tracker
+
+Perceive = Callable[[np.ndarray, dict], list[dict]]
+
+
+def true_objects(frame: np.ndarray, info: dict) -> list[dict]:
+    """The game's own objects in the dataset's format (built-in games report them in ``info``)."""
+    return [dataset_object(o) for o in info.get("objects", [])]
 
 
 def fresh_copy(perception: Perception) -> Perception:
