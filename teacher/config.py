@@ -27,6 +27,9 @@ class TeacherConfig:
     checkpoint_freq: int = 50_000  # timesteps between checkpoints
     eval_freq: int = 50_000  # timesteps between evaluations (best model kept)
     eval_episodes: int = 5
+    # stop once an evaluation reaches this mean return (SB3's StopTrainingOnRewardThreshold), e.g.
+    # the game's maximum: the best model cannot improve on it; None trains total_timesteps
+    stop_at_return: float | None = None
     device: str = "cpu"
     torch_threads: int = 1  # one thread: small CNNs gain little from more, and lose much under load
 

@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
+from stable_baselines3.common.callbacks import (
+    BaseCallback,
+    CheckpointCallback,
+    EvalCallback,
+    StopTrainingOnRewardThreshold,
+)
 
 from common.errors import UserError
 from common.evaluation import evaluate
@@ -112,6 +117,8 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     callbacks = [
         CheckpointCallback(max(t.checkpoint_freq // t.n_envs, 1), str(checkpoints), CHECKPOINT_PREFIX),
         EvalCallback(eval_env, n_eval_episodes=t.eval_episodes, eval_freq=max(t.eval_freq // t.n_envs, 1),
+                     callback_on_new_best=None if t.stop_at_return is None else
+                     StopTrainingOnRewardThreshold(reward_threshold=t.stop_at_return, verbose=0),
                      best_model_save_path=str(out), log_path=str(out / "eval"), deterministic=True,
                      verbose=0),
         StageLogger(),
@@ -137,6 +144,7 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
         "parameters": sum(p.numel() for p in agent.model.policy.parameters()),
         "policy_decisions_per_second": decisions_per_second(agent),
         "timesteps": model.num_timesteps,
+        "stopped_early": model.num_timesteps < t.total_timesteps,
         "wall_seconds": wall,
         "frames_per_second": trained / max(wall, 1e-9),
         **result.summary(),

@@ -79,3 +79,16 @@ def test_torch_threads_are_set(tmp_path):
     config = tiny_config("BuiltinPong-v0")
     train_teacher(config, tmp_path, resume=False, progress_bar=False)
     assert torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("stop_at", [None, -5.0])
+def test_training_stops_once_an_evaluation_reaches_stop_at_return(tmp_path, stop_at):
+    config = tiny_config("BuiltinPong-v0")
+    config.teacher = TeacherConfig(total_timesteps=512, n_envs=2, n_steps=64, batch_size=64, n_epochs=1,
+                                   checkpoint_freq=10**9, eval_freq=128, eval_episodes=1, features_dim=32,
+                                   stop_at_return=stop_at)
+    summary = train_teacher(config, tmp_path, resume=False, progress_bar=False)
+    # -5 is the lowest return there is: the first evaluation (after 128 steps) reaches it
+    assert summary["stopped_early"] is (stop_at is not None)
+    assert (summary["timesteps"] <= 128) is (stop_at is not None)
+    assert (tmp_path / "teacher.zip").is_file()
