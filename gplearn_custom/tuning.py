@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ from gplearn_custom.distill import Prepared, distil, validation_agreement
 from gplearn_custom.forest import SymbolicForest
 
 COUNTED = (TrialState.COMPLETE, TrialState.RUNNING)
+RUNNING_WAIT_SECONDS = 600.0  # longest wait for other workers' last trials before choosing
 
 
 def default_storage(folder: Path) -> str:
@@ -97,6 +99,11 @@ def run_study(prep: Prepared, cfg: DistillConfig, seed: int, study_name: str, n_
             study.tell(trial, state=TrialState.FAIL)
             raise
         study.tell(trial, value)
+    # trials other workers still run take part in the choice; a worker that died leaves its trial
+    # RUNNING for ever, so the wait is bounded
+    deadline = time.monotonic() + RUNNING_WAIT_SECONDS
+    while study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) and time.monotonic() < deadline:
+        time.sleep(0.2)
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
         raise UserError(f"study '{study_name}' has no finished trial yet; run with --trials again")
