@@ -75,4 +75,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, "interrupted; run the same command again (make demo, or run_pipeline.py with the same "
+                  "--run) and it resumes where it stopped")

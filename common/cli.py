@@ -48,15 +48,17 @@ def parse_stage_args(parser: argparse.ArgumentParser, argv: list[str], create_ru
     return StageArgs(config, run, args.resume, args.force)
 
 
-def run_cli(main: Callable[[list[str]], object]) -> None:
-    """Call ``main(argv)``; user errors become one ``error:`` line and exit status 2."""
+def run_cli(main: Callable[[list[str]], object],
+            on_interrupt: str = "interrupted; run the same command with --resume to continue") -> None:
+    """Call ``main(argv)``; user errors become one ``error:`` line and exit status 2, Ctrl-C prints
+    ``on_interrupt`` (how to continue) and exits 130."""
     try:
         main(sys.argv[1:])
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted; run the same command with --resume to continue", file=sys.stderr)
+        print(on_interrupt, file=sys.stderr)
         sys.exit(130)
 
 
