@@ -19,6 +19,7 @@ from common.io import read_json, write_json
 from envs import make_env
 from envs.config import EnvConfig
 from gplearn_custom.distill import Prepared
+from gplearn_custom.evaluation import agreement_report
 from gplearn_custom.forest import SymbolicForest
 from see.perception import Perception
 from teacher.agent import TeacherAgent
@@ -89,8 +90,8 @@ def run_dagger(forest: SymbolicForest, prep: Prepared, rounds: int, steps: int, 
             write_json(path, labelled)
         prep = grow(prep, labelled)
         forest = distil_round(prep, forest, r)
-        test = prep.test if len(prep.test) else prep.train
-        agreement = float(np.mean(forest.predict(prep.X[test]) == prep.data.actions[test]))
+        test = prep.test_or_train()
+        agreement = agreement_report(forest, prep.X[test], prep.data.actions[test])["agreement"]
         history.append({"round": r, "states_added": len(labelled["states"]),
                         "train_states": len(prep.train), "test_agreement": agreement, "size": forest.size})
     return forest, prep, history

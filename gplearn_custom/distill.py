@@ -36,6 +36,9 @@ class Prepared:
     def val_or_train(self) -> np.ndarray:
         return self.val if len(self.val) else self.train
 
+    def test_or_train(self) -> np.ndarray:
+        return self.test if len(self.test) else self.train
+
 
 def check_config(cfg: DistillConfig) -> None:
     """Settings that would only fail deep inside evolution, reported up front."""
@@ -161,7 +164,7 @@ def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: 
 
 def evaluate(forest: SymbolicForest, prep: Prepared, cfg: DistillConfig) -> dict:
     """Held-out agreement, sizes and speed of the policy alone (eval.json's ``symbolic``)."""
-    test = prep.test if len(prep.test) else prep.train
+    test = prep.test_or_train()
     train = agreement_report(forest, prep.X[prep.train], prep.data.actions[prep.train])
     report = agreement_report(forest, prep.X[test], prep.data.actions[test])
     report.update(
@@ -178,7 +181,7 @@ def evaluate(forest: SymbolicForest, prep: Prepared, cfg: DistillConfig) -> dict
 
 def run_baselines(prep: Prepared, cfg: DistillConfig, seed: int) -> dict:
     """Stock gplearn and an MLP student on the same fitness states, scored on the same test states."""
-    test = prep.test if len(prep.test) else prep.train
+    test = prep.test_or_train()
     X, X_test = prep.X[prep.fit], prep.X[test]
     actions, actions_test = prep.data.actions[prep.fit], prep.data.actions[test]
     started = time.perf_counter()

@@ -80,6 +80,10 @@ def main(argv: list[str]) -> dict:
 
     started = time.perf_counter()
     data = load_dataset(args.run.path)
+    # the symbolic agent as it will be used: the dataset's own perception reads every frame
+    # (datasets made by generate_dataset.py; the synthetic ones have none)
+    meta = read_json(files[1]) if len(files) > 1 else {}
+    perception = Perception.from_meta(meta, args.run.path) if "detector" in meta else None
     prep = prepare(data, cfg, config.seed)
     print(f"distill: {len(prep.train)} train / {len(prep.val)} val / {len(prep.test)} test states, "
           f"{prep.spec.n_features} features, {len(data.action_names)} actions")
@@ -96,7 +100,7 @@ def main(argv: list[str]) -> dict:
                 log=lambda r: _logger(writer, f"restart{r}/" if r else "", cfg.generations,
                                       cfg.stopping_agreement))
         if cfg.dagger_rounds:
-            forest, prep, dagger = _dagger(forest, prep, config, args.run.path, out, writer)
+            forest, prep, dagger = _dagger(forest, prep, config, perception, args.run.path, out, writer)
     distill_seconds = time.perf_counter() - started
 
     report = {
@@ -113,10 +117,7 @@ def main(argv: list[str]) -> dict:
         report["dagger"] = dagger
     if cfg.baselines:
         report["baselines"] = run_baselines(prep, cfg, config.seed)
-    # the symbolic agent as it will be used: the dataset's own perception reads every frame
-    meta = read_json(files[1]) if len(files) > 1 else {}
-    if "detector" in meta:  # datasets made by generate_dataset.py (not the synthetic ones)
-        perception = Perception.from_meta(meta, args.run.path)
+    if perception is not None:
         report["return"] = evaluate_policy_return(forest, config.env, config.evaluation, perception)
     if cfg.play_true_objects and env_kind(config.env.id) == "builtin":
         # an upper bound for the whole agent: perfect perception
@@ -132,12 +133,11 @@ def main(argv: list[str]) -> dict:
     return report
 
 
-def _dagger(forest, prep, config, run: Path, out: Path, writer: SummaryWriter):
+def _dagger(forest, prep, config, perception: Perception | None, run: Path, out: Path,
+            writer: SummaryWriter):
     """DAgger rounds from the distilled forest, each distillation warm-started from the last."""
     cfg = config.distill
-    meta_file = dataset_files(run)[1:]
-    meta = read_json(meta_file[0]) if meta_file else {}
-    if "detector" not in meta or not (run / "teacher" / "teacher.zip").is_file():
+    if perception is None or not (run / "teacher" / "teacher.zip").is_file():
         raise UserError("distill.dagger_rounds needs a dataset made by generate_dataset.py (its perception) "
                         f"and the teacher in {run}/teacher; set distill.dagger_rounds=0")
     teacher = TeacherAgent.load(run / "teacher", config.env.frame_stack)
@@ -148,7 +148,7 @@ def _dagger(forest, prep, config, run: Path, out: Path, writer: SummaryWriter):
                       initial_forests=[previous]).forest_
 
     return run_dagger(forest, prep, cfg.dagger_rounds, cfg.dagger_steps, distil_round, teacher,
-                      Perception.from_meta(meta, run), config.env, config.seed, out)
+                      perception, config.env, config.seed, out)
 
 
 def _logger(writer: SummaryWriter, prefix: str, generations: int, stop_at: float) -> Callable[[dict], None]:
