@@ -22,14 +22,15 @@ GIF_STEPS = 240
 
 
 def symbolic_policy(run: Path):
-    """(stage, forest, a callable building a fresh perception) from the run's artifacts."""
+    """(stage, forest, perception) from the run's artifacts; players take their own tracker of the
+    perception, so one serves every evaluation."""
     from gplearn_custom.forest import SymbolicForest
     from see.perception import Perception
 
     stage = "finetune" if (run / "finetune" / "complete.json").is_file() else "distill"
     forest = SymbolicForest.load(run / stage / "program.json")
     meta = read_json(run / "dataset.meta.json")
-    return stage, forest, lambda: Perception.from_meta(meta, run)
+    return stage, forest, Perception.from_meta(meta, run)
 
 
 class Recording:
@@ -80,6 +81,7 @@ def main(argv: list[str]) -> Path:
     import torch
 
     from gplearn_custom.evaluation import SymbolicAgent, evaluate_symbolic
+    from gplearn_custom.rl.objects import agent_perceive
     from reporting.build import build_report
     from reporting.transfer import play_agent, transfer_table
     from teacher.agent import TeacherAgent
@@ -87,13 +89,12 @@ def main(argv: list[str]) -> Path:
     torch.set_num_threads(1)  # batch-1 play: more threads only add contention
 
     run = args.run.path
-    policy_stage, forest, make_perception = symbolic_policy(run)
+    policy_stage, forest, perception = symbolic_policy(run)
     agents = {"teacher": play_agent(lambda: TeacherAgent.load(teacher_dir, config.env.frame_stack)),
-              "symbolic": lambda env_cfg, eval_cfg: evaluate_symbolic(forest, env_cfg, eval_cfg,
-                                                                      make_perception())}
+              "symbolic": lambda env_cfg, eval_cfg: evaluate_symbolic(forest, env_cfg, eval_cfg, perception)}
     rows = transfer_table(agents, config.env, config.evaluation, config.transfer.variants)
     write_json(out / "transfer.json", {"policy": policy_stage, "rows": rows})
-    gif = record_gif(SymbolicAgent(forest, make_perception()), config, out)
+    gif = record_gif(SymbolicAgent(forest, agent_perceive(perception)), config, out)
     path = build_report(run, out, rows, gif)
     stage.finish(key, {"report": str(path), "transfer": rows})
     print(f"report -> {path}")
