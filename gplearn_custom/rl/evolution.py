@@ -168,8 +168,10 @@ class RewardEvolution:
 
     def _screened_fresh(self, n: int) -> list[Member]:
         """The ``n`` best of ``max(n, fresh_pool)`` fresh forests on ``episodes`` fitness episodes."""
-        pool = [self._fresh() for _ in range(max(n, self.cfg.fresh_pool) if n else 0)]
-        if len(pool) <= n:
+        if n == 0:
+            return []
+        pool = [self._fresh() for _ in range(max(n, self.cfg.fresh_pool))]
+        if len(pool) == n:
             return pool
         seeds = draw_seeds(self.rng, self.cfg.episodes, self.exclude)
         returns = self._play([m.forest for m in pool], seeds, self.cfg.max_episode_steps, self.game)
