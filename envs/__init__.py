@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
+import cv2
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.monitor import Monitor
@@ -38,6 +39,8 @@ class ActionRepeat(gym.Wrapper):
     """Frame skip for the built-in games: repeat the action, sum rewards, keep the last frame.
 
     Unlike Atari's max-pooling skip, nothing is blended, so sprites stay sharp for the detector.
+    The true velocities in ``info["objects"]`` are scaled to pixels per agent step, the unit a
+    tracker measures between the frames the agent sees.
     """
 
     def __init__(self, env: gym.Env, repeat: int):
@@ -51,7 +54,26 @@ class ActionRepeat(gym.Wrapper):
             total += float(reward)
             if terminated or truncated:
                 break
+        for obj in info.get("objects", []):
+            obj["vx"], obj["vy"] = obj["vx"] * self.repeat, obj["vy"] * self.repeat
         return obs, total, terminated, truncated, info
+
+
+def to_grey(frame: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) RGB frame as (H, W, 1) luminance (OpenCV's ITU-R 601 weights)."""
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., None]
+
+
+class GreyFrames(gym.ObservationWrapper):
+    """The teacher's grey view of an RGB game: a third of the pixels to stack, copy and convolve."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        height, width, _ = env.observation_space.shape
+        self.observation_space = gym.spaces.Box(0, 255, (height, width, 1), np.uint8)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return to_grey(observation)
 
 
 class WithoutObjects(gym.Wrapper):
@@ -126,7 +148,8 @@ def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
 
 def make_vec_env(cfg: EnvConfig, n_envs: int, seed: int, train: bool = True,
                  vec_env: str = "dummy") -> VecEnv:
-    """``n_envs`` copies with Monitor, frame stacking and channel-first images, as SB3 expects."""
+    """The teacher's view: ``n_envs`` copies with Monitor, grey frames if ``cfg.grayscale``,
+    frame stacking and channel-first images, as SB3 expects."""
     if vec_env not in ("dummy", "subproc"):
         raise UserError(f"teacher.vec_env must be 'dummy' or 'subproc', got '{vec_env}'")
     if env_kind(cfg.id) == "retro":
@@ -135,6 +158,8 @@ def make_vec_env(cfg: EnvConfig, n_envs: int, seed: int, train: bool = True,
     def factory(rank: int) -> Callable[[], gym.Env]:
         def build() -> gym.Env:
             env = make_env(cfg, train=train, monitor=True)
+            if cfg.grayscale:
+                env = GreyFrames(env)
             env.action_space.seed(seed + rank)
             return env
 

@@ -15,7 +15,7 @@ class EnvConfig:
     frame_stack: int = 2  # frames stacked for the teacher's CNN
     frame_skip: int | None = None  # agent steps per emulator frame; None: 1 built-in, 4 Atari/retro
     obs_size: int | None = None  # square side of the observation; None: native (built-in) or 84
-    grayscale: bool = False  # Atari/retro: RL-Zoo's grey 84x84 frames instead of RGB
+    grayscale: bool = False  # the teacher sees grey frames (the detector still reads RGB)
     max_episode_steps: int | None = None  # truncate longer episodes
     terminal_on_life_loss: bool = True  # Atari/retro training: a lost life ends the episode
     clip_reward: bool = True  # Atari/retro training: reward sign, as RL-Zoo

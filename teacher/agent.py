@@ -1,8 +1,9 @@
 """The trained teacher as an agent that takes raw frames, as later stages need it.
 
 It keeps its own frame stack exactly as SB3's ``VecFrameStack`` + ``VecTransposeImage`` build
-it in training (oldest frame first, zeros after a reset), so its action distribution on a frame
-is the one it was trained with.
+it in training (oldest frame first, zeros after a reset), in grey where the model was trained on
+grey frames (one channel per stacked frame), so its action distribution on a frame is the one it
+was trained with.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from stable_baselines3 import PPO
 
 from common.errors import UserError
+from envs import to_grey
 
 MODEL_FILE = "teacher.zip"
 
@@ -27,6 +29,7 @@ class TeacherAgent:
         self.frame_stack = max(frame_stack, 1)
         self.deterministic = deterministic
         self.n_actions = int(model.action_space.n)
+        self.grey = model.observation_space.shape[0] == self.frame_stack
         self._stack: np.ndarray | None = None
 
     @classmethod
@@ -41,7 +44,7 @@ class TeacherAgent:
 
     def observe(self, frame: np.ndarray) -> np.ndarray:
         """Push a frame and return the channel-first stacked observation."""
-        chw = np.transpose(frame, (2, 0, 1))
+        chw = np.transpose(to_grey(frame) if self.grey else frame, (2, 0, 1))
         if self._stack is None:
             self._stack = np.zeros((chw.shape[0] * self.frame_stack, *chw.shape[1:]), np.uint8)
         channels = chw.shape[0]

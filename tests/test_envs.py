@@ -105,6 +105,16 @@ def test_builtin_frame_skip_repeats_the_action():
     np.testing.assert_array_equal(frame, expected)
 
 
+def test_builtin_frame_skip_reports_velocities_per_agent_step():
+    skipping = make_env(EnvConfig(frame_skip=2, kwargs={"serve_delay": 0}), seed=0)
+    plain = make_env(EnvConfig(kwargs={"serve_delay": 0}), seed=0)
+    plain.step(1)
+    plain_ball = plain.step(1)[4]["objects"][2]
+    ball = skipping.step(1)[4]["objects"][2]
+    assert ball["vx"] == 2 * plain_ball["vx"] != 0
+    assert ball["vy"] == 2 * plain_ball["vy"]
+
+
 def test_training_envs_leave_out_true_objects_that_evaluation_keeps():
     cfg = EnvConfig()
     _, info = make_env(cfg).reset(seed=0)
@@ -115,3 +125,4 @@ def test_training_envs_leave_out_true_objects_that_evaluation_keeps():
     eval_env = make_env(cfg)
     eval_env.reset(seed=0)
     assert eval_env.step(0)[4]["objects"]
+
