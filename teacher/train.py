@@ -66,6 +66,8 @@ def check_config(config: Config) -> None:
     t = config.teacher
     if t.policy not in ("compact", "CnnPolicy"):
         raise UserError(f"teacher.policy must be 'compact' or 'CnnPolicy', got '{t.policy}'")
+    if t.keep not in ("best", "final"):
+        raise UserError(f"teacher.keep must be 'best' or 'final', got '{t.keep}'")
     schedule(t.learning_rate, "learning_rate")
     schedule(t.clip_range, "clip_range")
     for key in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
@@ -107,7 +109,9 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     torch.set_num_threads(t.torch_threads)
     checkpoints = out / "checkpoints"
     venv = make_vec_env(config.env, t.n_envs, config.seed, train=True, vec_env=t.vec_env)
-    eval_env = make_vec_env(config.env, 1, config.seed + 10_000, train=False)
+    # evaluation episodes play side by side, so the network sees them as one batch per step
+    eval_env = make_vec_env(config.env, min(t.eval_episodes, t.n_envs), config.seed + 10_000,
+                            train=False, vec_env=t.vec_env)
     last = latest_checkpoint(checkpoints) if resume else None
     if last is not None:
         model = PPO.load(last, env=venv, device=t.device, tensorboard_log=str(out / "tensorboard"))
@@ -136,7 +140,8 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     wall = time.perf_counter() - start
     model.save(out / "final_model.zip")
     best = out / "best_model.zip"
-    shutil.copyfile(best if best.is_file() else out / "final_model.zip", out / MODEL_FILE)
+    kept = best if t.keep == "best" and best.is_file() else out / "final_model.zip"
+    shutil.copyfile(kept, out / MODEL_FILE)
     agent = TeacherAgent.load(out, config.env.frame_stack)
     result = evaluate(agent, config.env, config.evaluation)
     trained = model.num_timesteps - start_steps
@@ -145,6 +150,7 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
         "policy_decisions_per_second": decisions_per_second(agent),
         "timesteps": model.num_timesteps,
         "stopped_early": model.num_timesteps < t.total_timesteps,
+        "kept": kept.stem,
         "wall_seconds": wall,
         "frames_per_second": trained / max(wall, 1e-9),
         **result.summary(),

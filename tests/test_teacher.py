@@ -5,13 +5,14 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
+from common.errors import UserError
 from common.evaluation import EvalConfig, evaluate
 from common.schema import Config
 from envs import make_vec_env
 from envs.config import EnvConfig
 from teacher.agent import TeacherAgent
 from teacher.config import TeacherConfig
-from teacher.train import schedule, train_teacher
+from teacher.train import check_config, schedule, train_teacher
 from tests.helpers import track_ball
 
 
@@ -35,9 +36,11 @@ def test_ppo_smoke_on_emulated_games(tmp_path, env_id, env):
     assert np.isfinite(summary["return_mean"])
 
 
-def test_teacher_agent_sees_what_training_saw(tmp_path):
-    config = tiny_config("BuiltinPong-v0", frame_stack=3)
+@pytest.mark.parametrize("grayscale", [False, True])
+def test_teacher_agent_sees_what_training_saw(tmp_path, grayscale):
+    config = tiny_config("BuiltinPong-v0", frame_stack=3, grayscale=grayscale)
     venv = make_vec_env(config.env, n_envs=1, seed=0, train=False)
+    assert venv.observation_space.shape == ((3 if grayscale else 9), 64, 64)
     model = PPO("CnnPolicy", venv, n_steps=32, batch_size=32, device="cpu")
     agent = TeacherAgent(model, frame_stack=3)
     obs = venv.reset()
@@ -46,6 +49,7 @@ def test_teacher_agent_sees_what_training_saw(tmp_path):
     for action in [1, 2, 1]:
         obs, *_ = venv.step(np.array([action]))
         frames.append(raw.unwrapped.render())
+    assert agent.grey == grayscale
     for frame in frames:
         stacked = agent.observe(frame)
     np.testing.assert_array_equal(stacked, obs[0])
@@ -92,3 +96,24 @@ def test_training_stops_once_an_evaluation_reaches_stop_at_return(tmp_path, stop
     assert summary["stopped_early"] is (stop_at is not None)
     assert (summary["timesteps"] <= 128) is (stop_at is not None)
     assert (tmp_path / "teacher.zip").is_file()
+
+
+@pytest.mark.parametrize("keep", ["best", "final"])
+def test_keep_chooses_which_model_later_stages_read(tmp_path, keep):
+    config = tiny_config("BuiltinPong-v0")
+    config.teacher = TeacherConfig(total_timesteps=512, n_envs=2, n_steps=64, batch_size=64, n_epochs=1,
+                                   checkpoint_freq=10**9, eval_freq=128, eval_episodes=1, features_dim=32,
+                                   keep=keep)
+    summary = train_teacher(config, tmp_path, resume=False, progress_bar=False)
+    # the best model is saved at an evaluation (step 128 or later), the final one after step 512
+    kept = (tmp_path / "teacher.zip").read_bytes()
+    assert kept == (tmp_path / f"{keep}_model.zip").read_bytes()
+    assert kept != (tmp_path / f"{'final' if keep == 'best' else 'best'}_model.zip").read_bytes()
+    assert summary["kept"] == f"{keep}_model"
+
+
+def test_keep_must_be_best_or_final():
+    config = tiny_config("BuiltinPong-v0")
+    config.teacher.keep = "last"
+    with pytest.raises(UserError, match="teacher.keep"):
+        check_config(config)
