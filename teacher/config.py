@@ -26,7 +26,7 @@ class TeacherConfig:
     features_dim: int = 256  # width of the CNN's output layer
     checkpoint_freq: int = 50_000  # timesteps between checkpoints
     eval_freq: int = 50_000  # timesteps between evaluations (best model kept)
-    eval_episodes: int = 5  # played by up to n_envs copies side by side
+    eval_episodes: int = 5
     # the teacher later stages use: "best", the best-evaluated model (SB3's EvalCallback), or
     # "final", the last one; with a learning rate annealed to zero and few evaluation episodes,
     # the final model is often the better one, while "best" picks a lucky evaluation

@@ -109,9 +109,7 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     torch.set_num_threads(t.torch_threads)
     checkpoints = out / "checkpoints"
     venv = make_vec_env(config.env, t.n_envs, config.seed, train=True, vec_env=t.vec_env)
-    # evaluation episodes play side by side, so the network sees them as one batch per step
-    eval_env = make_vec_env(config.env, min(t.eval_episodes, t.n_envs), config.seed + 10_000,
-                            train=False, vec_env=t.vec_env)
+    eval_env = make_vec_env(config.env, 1, config.seed + 10_000, train=False)
     last = latest_checkpoint(checkpoints) if resume else None
     if last is not None:
         model = PPO.load(last, env=venv, device=t.device, tensorboard_log=str(out / "tensorboard"))
