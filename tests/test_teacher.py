@@ -85,12 +85,18 @@ def test_torch_threads_are_set(tmp_path):
     assert torch.get_num_threads() == 1
 
 
-@pytest.mark.parametrize("stop_at", [None, -5.0])
-def test_training_stops_once_an_evaluation_reaches_stop_at_return(tmp_path, stop_at):
+def evaluated_config(**teacher) -> Config:
+    """A tiny teacher of 512 steps evaluated every 128 steps, on one episode."""
     config = tiny_config("BuiltinPong-v0")
     config.teacher = TeacherConfig(total_timesteps=512, n_envs=2, n_steps=64, batch_size=64, n_epochs=1,
                                    checkpoint_freq=10**9, eval_freq=128, eval_episodes=1, features_dim=32,
-                                   stop_at_return=stop_at)
+                                   **teacher)
+    return config
+
+
+@pytest.mark.parametrize("stop_at", [None, -5.0])
+def test_training_stops_once_an_evaluation_reaches_stop_at_return(tmp_path, stop_at):
+    config = evaluated_config(stop_at_return=stop_at)
     summary = train_teacher(config, tmp_path, resume=False, progress_bar=False)
     # -5 is the lowest return there is: the first evaluation (after 128 steps) reaches it
     assert summary["stopped_early"] is (stop_at is not None)
@@ -100,10 +106,7 @@ def test_training_stops_once_an_evaluation_reaches_stop_at_return(tmp_path, stop
 
 @pytest.mark.parametrize("keep", ["best", "final"])
 def test_keep_chooses_which_model_later_stages_read(tmp_path, keep):
-    config = tiny_config("BuiltinPong-v0")
-    config.teacher = TeacherConfig(total_timesteps=512, n_envs=2, n_steps=64, batch_size=64, n_epochs=1,
-                                   checkpoint_freq=10**9, eval_freq=128, eval_episodes=1, features_dim=32,
-                                   keep=keep)
+    config = evaluated_config(keep=keep)
     summary = train_teacher(config, tmp_path, resume=False, progress_bar=False)
     # the best model is saved at an evaluation (step 128 or later), the final one after step 512
     kept = (tmp_path / "teacher.zip").read_bytes()
