@@ -25,7 +25,7 @@ class TeacherConfig:
     max_grad_norm: float = 0.5
     features_dim: int = 256  # width of the CNN's output layer
     checkpoint_freq: int = 50_000  # timesteps between checkpoints
-    eval_freq: int = 50_000  # timesteps between evaluations (best model kept)
+    eval_freq: int = 50_000  # timesteps between evaluations (the best is saved as best_model.zip)
     eval_episodes: int = 5
     # the teacher later stages use: "best", the best-evaluated model (SB3's EvalCallback), or
     # "final", the last one; with a learning rate annealed to zero and few evaluation episodes,

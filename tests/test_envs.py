@@ -125,4 +125,3 @@ def test_training_envs_leave_out_true_objects_that_evaluation_keeps():
     eval_env = make_env(cfg)
     eval_env.reset(seed=0)
     assert eval_env.step(0)[4]["objects"]
-
