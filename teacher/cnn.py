@@ -32,3 +32,39 @@ class CompactCNN(BaseFeaturesExtractor):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.linear(self.cnn(observations))
+
+
+
+def expected_positions(maps: torch.Tensor) -> torch.Tensor:
+    """Spatial softmax: each (H, W) map becomes the (x, y) its softmax points at, in [-1, 1]."""
+    height, width = maps.shape[-2:]
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, height, device=maps.device),
+                            torch.linspace(-1, 1, width, device=maps.device), indexing="ij")
+    weights = torch.softmax(maps.flatten(-2), dim=-1)
+    return torch.stack([weights @ xs.flatten(), weights @ ys.flatten()], dim=-1)
+
+
+class KeypointCNN(BaseFeaturesExtractor):
+    """Patch convolution, then a spatial softmax: each feature map becomes one (x, y) keypoint.
+
+    The spatial softmax comes from Levine, Finn et al., "End-to-end training of deep visuomotor
+    policies" (JMLR 2016). The built-in games are a few flat sprites, and their policies compare
+    positions (the ball's height with the paddle's). A flattened grid makes the policy learn every
+    position separately; keypoints hand it the coordinates. On Pong the teacher reaches a higher
+    return on every training seed tried, and its actions are a simpler function of the objects,
+    which is what distillation needs. It trains at about 0.8 times ``CompactCNN``'s frames per
+    second on 2 cores; a 1x1 second convolution is as fast as ``CompactCNN`` but learned less.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 128, keypoints: int = 32,
+                 channels: int = 32):
+        super().__init__(observation_space, features_dim)
+        self.cnn = nn.Sequential(
+            nn.Conv2d(observation_space.shape[0], channels, kernel_size=4, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(channels, keypoints, kernel_size=3, padding=1),
+        )
+        self.linear = nn.Sequential(nn.Linear(2 * keypoints, features_dim), nn.ReLU())
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.linear(expected_positions(self.cnn(observations)).flatten(1))

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 class TeacherConfig:
     """PPO on pixels with Stable-Baselines3; schedules may be ``lin_<value>`` as in RL-Zoo."""
 
-    policy: str = "compact"  # "compact": small CNN for built-in games; "CnnPolicy": Nature CNN
+    # "compact": small CNN for built-in games; "keypoints": its spatial-softmax version, which
+    # reads object positions (teacher/cnn.py); "CnnPolicy": the Nature CNN (Atari)
+    policy: str = "compact"
     total_timesteps: int = 300_000
     n_envs: int = 8
     vec_env: str = "dummy"  # "dummy" (one process) or "subproc" (retro needs it)

@@ -23,7 +23,7 @@ from common.evaluation import evaluate
 from common.schema import Config
 from envs import make_vec_env
 from teacher.agent import MODEL_FILE, TeacherAgent
-from teacher.cnn import CompactCNN
+from teacher.cnn import CompactCNN, KeypointCNN
 
 CHECKPOINT_PREFIX = "ppo"
 
@@ -64,7 +64,7 @@ def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
 def check_config(config: Config) -> None:
     """Refuse bad teacher settings before anything is written."""
     t = config.teacher
-    if t.policy not in ("compact", "CnnPolicy"):
+    if t.policy not in ("compact", "keypoints", "CnnPolicy"):
         raise UserError(f"teacher.policy must be 'compact' or 'CnnPolicy', got '{t.policy}'")
     if t.keep not in ("best", "final"):
         raise UserError(f"teacher.keep must be 'best' or 'final', got '{t.keep}'")
@@ -91,6 +91,9 @@ def build_model(config: Config, venv, tensorboard_dir: Path) -> PPO:
     policy_kwargs = {}
     if t.policy == "compact":
         policy_kwargs = {"features_extractor_class": CompactCNN,
+                         "features_extractor_kwargs": {"features_dim": t.features_dim}}
+    if t.policy == "keypoints":
+        policy_kwargs = {"features_extractor_class": KeypointCNN,
                          "features_extractor_kwargs": {"features_dim": t.features_dim}}
     return PPO(
         "CnnPolicy", venv,

@@ -11,6 +11,7 @@ from common.schema import Config
 from envs import make_vec_env
 from envs.config import EnvConfig
 from teacher.agent import TeacherAgent
+from teacher.cnn import expected_positions
 from teacher.config import TeacherConfig
 from teacher.train import check_config, schedule, train_teacher
 from tests.helpers import track_ball
@@ -56,6 +57,27 @@ def test_teacher_agent_sees_what_training_saw(tmp_path, grayscale):
     probs = agent.probs(frames[-1])
     assert probs.shape == (3,) and np.isclose(probs.sum(), 1.0)
     venv.close()
+
+
+def test_expected_positions_find_the_peak_of_each_map():
+    maps = torch.zeros(1, 2, 16, 16)
+    maps[0, 0, 3, 12] = 50.0  # row 3, column 12: x = -1 + 12 * 2/15, y = -1 + 3 * 2/15
+    points = expected_positions(maps)
+    assert points.shape == (1, 2, 2)
+    assert points[0, 0].tolist() == pytest.approx([0.6, -0.6], abs=1e-4)
+    assert points[0, 1].tolist() == pytest.approx([0.0, 0.0], abs=1e-4)  # a flat map: the centre
+
+
+@pytest.mark.parametrize("policy", ["compact", "keypoints"])
+def test_teacher_networks_train_and_load(tmp_path, policy):
+    config = tiny_config("BuiltinPong-v0")
+    config.teacher.policy = policy
+    train_teacher(config, tmp_path, resume=False, progress_bar=False)
+    agent = TeacherAgent.load(tmp_path, config.env.frame_stack)
+    assert type(agent.model.policy.features_extractor).__name__ == ("KeypointCNN" if policy == "keypoints"
+                                                                    else "CompactCNN")
+    frame = np.zeros((64, 64, 3), np.uint8)
+    assert agent.probs(frame).shape == (3,)
 
 
 def test_linear_schedule():
