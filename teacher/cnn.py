@@ -34,7 +34,6 @@ class CompactCNN(BaseFeaturesExtractor):
         return self.linear(self.cnn(observations))
 
 
-
 def expected_positions(maps: torch.Tensor) -> torch.Tensor:
     """Spatial softmax: each (H, W) map becomes the (x, y) its softmax points at, in [-1, 1]."""
     height, width = maps.shape[-2:]

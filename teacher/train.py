@@ -26,6 +26,8 @@ from teacher.agent import MODEL_FILE, TeacherAgent
 from teacher.cnn import CompactCNN, KeypointCNN
 
 CHECKPOINT_PREFIX = "ppo"
+# teacher.policy values with a network of ours; "CnnPolicy" is SB3's Nature CNN
+EXTRACTORS = {"compact": CompactCNN, "keypoints": KeypointCNN}
 
 
 def schedule(value: float | str, key: str) -> float | Callable[[float], float]:
@@ -64,8 +66,9 @@ def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
 def check_config(config: Config) -> None:
     """Refuse bad teacher settings before anything is written."""
     t = config.teacher
-    if t.policy not in ("compact", "keypoints", "CnnPolicy"):
-        raise UserError(f"teacher.policy must be 'compact' or 'CnnPolicy', got '{t.policy}'")
+    if t.policy not in (*EXTRACTORS, "CnnPolicy"):
+        names = ", ".join(f"'{name}'" for name in (*EXTRACTORS, "CnnPolicy"))
+        raise UserError(f"teacher.policy must be one of {names}, got '{t.policy}'")
     if t.keep not in ("best", "final"):
         raise UserError(f"teacher.keep must be 'best' or 'final', got '{t.keep}'")
     schedule(t.learning_rate, "learning_rate")
@@ -89,11 +92,8 @@ def decisions_per_second(agent: TeacherAgent, n: int = 200) -> float:
 def build_model(config: Config, venv, tensorboard_dir: Path) -> PPO:
     t = config.teacher
     policy_kwargs = {}
-    if t.policy == "compact":
-        policy_kwargs = {"features_extractor_class": CompactCNN,
-                         "features_extractor_kwargs": {"features_dim": t.features_dim}}
-    if t.policy == "keypoints":
-        policy_kwargs = {"features_extractor_class": KeypointCNN,
+    if t.policy in EXTRACTORS:
+        policy_kwargs = {"features_extractor_class": EXTRACTORS[t.policy],
                          "features_extractor_kwargs": {"features_dim": t.features_dim}}
     return PPO(
         "CnnPolicy", venv,

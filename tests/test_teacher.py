@@ -13,7 +13,7 @@ from envs.config import EnvConfig
 from teacher.agent import TeacherAgent
 from teacher.cnn import expected_positions
 from teacher.config import TeacherConfig
-from teacher.train import check_config, schedule, train_teacher
+from teacher.train import EXTRACTORS, check_config, schedule, train_teacher
 from tests.helpers import track_ball
 
 
@@ -74,8 +74,7 @@ def test_teacher_networks_train_and_load(tmp_path, policy):
     config.teacher.policy = policy
     train_teacher(config, tmp_path, resume=False, progress_bar=False)
     agent = TeacherAgent.load(tmp_path, config.env.frame_stack)
-    assert type(agent.model.policy.features_extractor).__name__ == ("KeypointCNN" if policy == "keypoints"
-                                                                    else "CompactCNN")
+    assert type(agent.model.policy.features_extractor) is EXTRACTORS[policy]
     frame = np.zeros((64, 64, 3), np.uint8)
     assert agent.probs(frame).shape == (3,)
 
