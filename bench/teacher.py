@@ -12,6 +12,7 @@ seeds, where one missed point moves the mean by 0.2; the share of the maximum is
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -32,6 +33,12 @@ def max_return(config) -> float | None:
     return float(value) if value is not None else None
 
 
+def wider_evaluation(evaluation: EvalConfig, episodes: int) -> EvalConfig:
+    """The stage's evaluation on ``episodes`` seeds counted from its first: its seeds and more."""
+    first = evaluation.seeds[0]
+    return dataclasses.replace(evaluation, seeds=list(range(first, first + episodes)))
+
+
 def seed_list(text: str) -> list[int]:
     """``0,1,2``: a comma list, so that ``key=value`` overrides may follow ``--seeds``."""
     try:
@@ -47,7 +54,8 @@ def main() -> None:
                         help="comma-separated training seeds, one teacher each: PPO's outcome varies "
                              "between seeds")
     parser.add_argument("--episodes", type=int, default=30,
-                        help="evaluation episodes (seeds 1000, 1001, ...) behind the share of the maximum")
+                        help="evaluation episodes (the config's first evaluation seed and the next ones) "
+                             "behind the share of the maximum")
     parser.add_argument("--runs", type=Path, default=ROOT / "bench" / "runs",
                         help="teachers are kept in RUNS/teacher-seed<N> for inspection")
     parser.add_argument("overrides", nargs="*")
@@ -62,7 +70,7 @@ def main() -> None:
         summary = train_visual_rl.main(["--config", args.config, "--run", str(run), "--seed", str(seed),
                                         *args.overrides])
         agent = TeacherAgent.load(run / "teacher", config.env.frame_stack)
-        wide = evaluate(agent, config.env, EvalConfig(seeds=list(range(1000, 1000 + args.episodes))))
+        wide = evaluate(agent, config.env, wider_evaluation(config.evaluation, args.episodes))
         rows.append({"seed": seed, "steps": summary["timesteps"], "wall_s": summary["wall_seconds"],
                      "frames_per_s": summary["frames_per_second"], "return": summary["return_mean"],
                      f"return_{args.episodes}": wide.mean, f"std_{args.episodes}": wide.std,
