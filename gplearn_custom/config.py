@@ -14,6 +14,9 @@ class DistillConfig:
     # features (see see/features.py)
     slots: dict[str, int] = field(default_factory=dict)  # slots per type name; others: most seen, capped
     max_slots: int = 3  # cap on slots per type when taken from the data
+    # a slot is kept only if at least this share of the training states fill it, so a detector's rare
+    # false positives do not become features (0: the most objects ever seen in one state)
+    min_slot_share: float = 0.01
     agent_type: str | None = None  # the agent's own object type; None: the dataset meta's agent_type
     relative: bool = True  # add [dx, dy] to the agent's object for other types
     velocity_scale: float | None = None  # pixels per step that become 1.0; None: from the data

@@ -47,6 +47,8 @@ def check_config(cfg: DistillConfig) -> None:
         raise UserError(f"distill.function_set: unknown operator(s) {unknown}; valid: {sorted(FUNCTIONS)}")
     if cfg.strategy not in STRATEGIES:
         raise UserError(f"distill.strategy must be one of {', '.join(STRATEGIES)}, got '{cfg.strategy}'")
+    if not 0 <= cfg.min_slot_share <= 1:
+        raise UserError(f"distill.min_slot_share must be in [0, 1], got {cfg.min_slot_share}")
     fractions = (cfg.test_fraction, cfg.val_fraction)
     if not (all(0 <= f < 1 for f in fractions) and sum(fractions) < 1):
         raise UserError("distill.test_fraction and val_fraction must be in [0, 1) and sum below 1")
@@ -84,7 +86,8 @@ def prepare(data: DistillData, cfg: DistillConfig, seed: int) -> Prepared:
         agent_type = data.type_names.index(cfg.agent_type)
     try:
         spec = FeatureSpec.fit([data.states[i] for i in train], data.type_names, data.image_size,
-                               agent_type, cfg.slots, cfg.max_slots, cfg.velocity_scale, cfg.relative)
+                               agent_type, cfg.slots, cfg.max_slots, cfg.velocity_scale, cfg.relative,
+                               cfg.min_slot_share)
     except ValueError as exc:
         raise UserError(f"distill features: {exc}") from None
     X = spec.transform(data.states)

@@ -144,25 +144,30 @@ class FeatureSpec:
         max_slots: int = 3,
         velocity_scale: float | None = None,
         relative: bool = True,
+        min_slot_share: float = 0.0,
     ) -> FeatureSpec:
-        """Slots per type from ``slots`` or the most objects of that type in one state (capped at
-        ``max_slots``, at least 1); the velocity scale, unless given, from the data's 99th
-        percentile of absolute velocity, so typical velocities land near [-1, 1]."""
+        """Slots per type from ``slots`` or the most objects of that type seen together in at least
+        ``min_slot_share`` of the states (capped at ``max_slots``, at least 1): a detector's rare
+        false positive would otherwise add a slot that is empty in almost every state, and a program
+        fitted on it learns those few states by heart. The velocity scale, unless given, is the
+        data's 99th percentile of absolute velocity, so typical velocities land near [-1, 1]."""
         slots = dict(slots or {})
         unknown = sorted(set(slots) - set(type_names))
         if unknown:
             raise ValueError(f"slots for unknown object types {unknown}; types: {list(type_names)}")
-        most = np.zeros(len(type_names), dtype=np.int64)
+        counts = np.zeros((len(states), len(type_names)), dtype=np.int64)
         speeds = []
-        for state in states:
-            counts = np.bincount(
+        for i, state in enumerate(states):
+            counts[i] = np.bincount(
                 [int(o["type"]) for o in state if 0 <= int(o["type"]) < len(type_names)],
                 minlength=len(type_names),
             )
-            most = np.maximum(most, counts)
             speeds.extend(abs(float(o[k])) for o in state for k in ("x_velocity", "y_velocity"))
+        # the largest k that at least min_slot_share of the states hold: the m-th largest count
+        m = max(int(np.ceil(min_slot_share * len(states))), 1)
+        common = -np.sort(-counts, axis=0)[m - 1] if len(states) >= m else np.zeros(len(type_names))
         counts = tuple(
-            int(slots[name]) if name in slots else int(min(max(most[t], 1), max_slots))
+            int(slots[name]) if name in slots else int(min(max(common[t], 1), max_slots))
             for t, name in enumerate(type_names)
         )
         if velocity_scale is None:

@@ -86,3 +86,12 @@ def test_fit_takes_slots_from_the_data_and_the_config():
     assert FeatureSpec.fit(states, TYPES, (64, 64), slots={"enemy": 2}).slots == (1, 2, 1)
     with pytest.raises(ValueError, match="unknown object types"):
         FeatureSpec.fit(states, TYPES, (64, 64), slots={"dragon": 1})
+
+
+def test_fit_ignores_a_slot_that_only_rare_states_fill():
+    """One false detection in 200 states must not add a slot that programs could learn by heart."""
+    states = [[obj(0, 1, 1), obj(1, 2, 2)]] * 199 + [[obj(0, 1, 1), obj(1, 2, 2), obj(1, 9, 9), obj(1, 5, 5)]]
+    assert FeatureSpec.fit(states, TYPES, (64, 64), agent_type=0).slots == (1, 3, 1)
+    assert FeatureSpec.fit(states, TYPES, (64, 64), agent_type=0, min_slot_share=0.01).slots == (1, 1, 1)
+    assert FeatureSpec.fit(states, TYPES, (64, 64), agent_type=0, min_slot_share=0.005).slots == (1, 3, 1)
+    assert FeatureSpec.fit(states[:2], TYPES, (64, 64), agent_type=0, min_slot_share=0.5).slots == (1, 1, 1)
