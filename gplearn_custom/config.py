@@ -49,6 +49,11 @@ class DistillConfig:
     cache_mb: float = 256.0  # subtree output cache
     restarts: int = 3  # independent runs at most (one --trials trial is one run)
     restart_below: float = 0.95  # run again while the best validation agreement is below this
+    # the output among the restarts: the best mean return in this many whole games (through the
+    # dataset's perception, or a built-in game's own objects), on seeds drawn apart from the evaluation
+    # seeds; 0, or a dataset that cannot be played: the best validation agreement
+    select_episodes: int = 8
+    select_max_steps: int = 2000  # cap per selection game (the built-in games end sooner)
     # DAgger: rounds of the student playing (through the dataset's perception) and the teacher
     # labelling what it saw; each round's states join the training states (gplearn_custom/dagger.py)
     dagger_rounds: int = 0

@@ -20,6 +20,8 @@ from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller
 from gplearn_custom.program import FUNCTIONS
 from see.features import FeatureSpec
 
+Selector = Callable[[list[SymbolicForest]], np.ndarray]  # forests -> mean return of each in the game
+
 
 @dataclass
 class Prepared:
@@ -62,11 +64,14 @@ def check_config(cfg: DistillConfig) -> None:
         raise UserError(f"distill.p_* probabilities of the genetic operators sum to {total:.3f}; "
                         "keep the sum <= 1")
     for key in ("generations", "max_program_size", "tournament_size", "coordinate_generations",
-                "max_train_states", "optimize_steps", "max_slots", "speed_decisions"):
+                "max_train_states", "optimize_steps", "max_slots", "speed_decisions", "select_max_steps"):
         if getattr(cfg, key) < 1:
             raise UserError(f"distill.{key} must be at least 1, got {getattr(cfg, key)}")
     if cfg.dagger_rounds < 0 or cfg.dagger_steps < 1:
         raise UserError("distill.dagger_rounds must be >= 0 and distill.dagger_steps >= 1")
+    if cfg.select_episodes < 0:
+        raise UserError(f"distill.select_episodes must be >= 0 (0: choose by agreement), "
+                        f"got {cfg.select_episodes}")
     if cfg.restarts < 1:
         raise UserError(f"distill.restarts must be at least 1, got {cfg.restarts}")
     if not 0 <= cfg.elitism < cfg.population_size or cfg.optimize_constants < 0:
@@ -141,11 +146,15 @@ def validation_agreement(forest: SymbolicForest, prep: Prepared) -> float:
 
 def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: Path,
                          log: Callable[[int], Callable[[dict], None] | None] | None = None,
-                         ) -> tuple[SymbolicForest, dict]:
+                         select: Selector | None = None) -> tuple[SymbolicForest, dict]:
     """Up to ``cfg.restarts`` independent runs (seeds ``seed + 100003 * r``), stopping once one
-    reaches ``cfg.restart_below`` validation agreement; the best on validation (then the smaller)
-    wins. A run that stalls in a local optimum shows it on validation, so a restart costs time
-    only when it is needed. Each run checkpoints to ``folder/checkpoint[-rN].json``."""
+    reaches ``cfg.restart_below`` validation agreement. A run that stalls in a local optimum shows
+    it on validation, so a restart costs time only when it is needed. Each run checkpoints to
+    ``folder/checkpoint[-rN].json``.
+
+    The winner is the best on validation agreement (then the smaller), or, given ``select``, the
+    one that plays best: forests of equal agreement can differ by the whole range of the game's
+    return, because the states where they differ are the few that decide points."""
     runs = []
     for r in range(cfg.restarts):
         checkpoint = folder / ("checkpoint.json" if r == 0 else f"checkpoint-r{r}.json")
@@ -159,8 +168,13 @@ def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: 
                      "history": estimator.run_details_})
         if runs[-1]["val_agreement"] >= cfg.restart_below:
             break
-    best = max(runs, key=lambda run: (run["val_agreement"], -run["size"]))
-    summary = {"chosen_restart": best["restart"],
+    if select is None:
+        best = max(runs, key=lambda run: (run["val_agreement"], -run["size"]))
+    else:
+        for run, played in zip(runs, select([run["forest"] for run in runs]), strict=True):
+            run["selection_return"] = float(played)
+        best = max(runs, key=lambda run: (run["selection_return"], run["val_agreement"], -run["size"]))
+    summary = {"chosen_restart": best["restart"], "chosen_by": "agreement" if select is None else "return",
                "runs": [{k: v for k, v in run.items() if k != "forest"} for run in runs]}
     return best["forest"], summary
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from gplearn_custom.forest import SymbolicForest
 from gplearn_custom.rl.objects import Perceive, agent_perceive, true_objects
+from see.features import FeatureSpec
 
 
 class SymbolicAgent:
@@ -46,6 +47,26 @@ def evaluate_symbolic(forest: SymbolicForest, env_cfg, eval_cfg, perception=None
     finally:
         game.close()
     return EvalResult(returns[0].tolist(), lengths[0].tolist(), time.perf_counter() - start)
+
+
+def selection_player(env_cfg, eval_cfg, spec: FeatureSpec, perception, episodes: int, max_steps: int,
+                     seed: int, max_copies: int = 32):
+    """A function forests -> mean return of each over ``episodes`` whole games on seeds drawn from
+    ``seed``, none of them an evaluation seed, so choosing by it leaves the reported return unbiased;
+    every forest plays the same seeds, all in one lockstep game through ``perception``."""
+    from gplearn_custom.rl.fitness import draw_seeds, episode_returns
+    from gplearn_custom.rl.lockstep import Lockstep
+
+    seeds = draw_seeds(np.random.RandomState(seed), episodes, set(eval_cfg.seeds))
+
+    def mean_returns(forests: list[SymbolicForest]) -> np.ndarray:
+        game = Lockstep(env_cfg, spec, perception, min(len(forests) * episodes, max_copies))
+        try:
+            return episode_returns(forests, seeds, game, max_steps).mean(axis=1)
+        finally:
+            game.close()
+
+    return mean_returns
 
 
 def evaluate_policy_return(forest: SymbolicForest, env_cfg, eval_cfg, perception=None,

@@ -35,7 +35,7 @@ from gplearn_custom.distill import (
     prepare,
     run_baselines,
 )
-from gplearn_custom.evaluation import evaluate_policy_return
+from gplearn_custom.evaluation import evaluate_policy_return, selection_player
 from gplearn_custom.export import export_forest
 from gplearn_custom.tuning import default_storage, run_study
 from see.perception import Perception
@@ -98,7 +98,8 @@ def main(argv: list[str]) -> dict:
             forest, search = distil_with_restarts(
                 prep, cfg, config.seed, out,
                 log=lambda r: _logger(writer, f"restart{r}/" if r else "", cfg.generations,
-                                      cfg.stopping_agreement))
+                                      cfg.stopping_agreement),
+                select=_selector(config, prep, perception))
         if cfg.dagger_rounds:
             forest, prep, dagger = _dagger(forest, prep, config, perception, args.run.path, out, writer)
     distill_seconds = time.perf_counter() - started
@@ -131,6 +132,16 @@ def main(argv: list[str]) -> dict:
     stage.finish(stage_fp, summary)
     _print_summary(report, out)
     return report
+
+
+def _selector(config, prep, perception: Perception | None):
+    """Play the restarts' forests the way the agent will (the dataset's perception; a built-in game's
+    own objects for a dataset without one); ``None`` where neither is possible or it is switched off."""
+    cfg = config.distill
+    if cfg.select_episodes == 0 or perception is None and env_kind(config.env.id) != "builtin":
+        return None
+    return selection_player(config.env, config.evaluation, prep.spec, perception, cfg.select_episodes,
+                            cfg.select_max_steps, config.seed)
 
 
 def _dagger(forest, prep, config, perception: Perception | None, run: Path, out: Path,

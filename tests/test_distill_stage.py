@@ -10,15 +10,23 @@ import pytest
 import yaml
 
 from common.errors import UserError
+from common.evaluation import EvalConfig
 from common.runs import RunFolder
+from envs.config import EnvConfig
 from gplearn_custom import genetic
+from gplearn_custom.config import DEFAULT_FUNCTION_SET, DistillConfig
 from gplearn_custom.data import load_dataset, split
+from gplearn_custom.distill import distil_with_restarts, prepare
+from gplearn_custom.evaluation import selection_player
 from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.program import FUNCTIONS
 from gplearn_custom.stage import main
+from see.features import FeatureSpec
 from see.synthetic import save_dataset, scripted_pong_dataset
 
 TINY = {"population_size": 60, "generations": 3, "restarts": 1, "baseline_population": 40,
-        "baseline_generations": 2, "mlp_epochs": 20, "speed_decisions": 50}
+        "baseline_generations": 2, "mlp_epochs": 20, "speed_decisions": 50, "select_episodes": 1,
+        "select_max_steps": 100}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +58,8 @@ def test_writes_every_artifact(tmp_path, dataset):
     assert saved["symbolic"]["size"] == sum(saved["symbolic"]["size_per_program"].values())
     assert saved["symbolic"]["policy_decisions_per_second"] > 0
     assert len(saved["return_true_objects"]["returns"]) == 1
+    assert saved["search"]["chosen_by"] == "return"  # a built-in game: the restarts play it
+    assert "selection_return" in saved["search"]["runs"][0]
     forest = SymbolicForest.load(out / "program.json")
     data = load_dataset(tmp_path / "pong")
     assert forest.act_objects(data.states).shape == (len(data),)
@@ -82,6 +92,39 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(tmp_path, d
     search = json.loads((tmp_path / "cut" / "distill" / "eval.json").read_text())["search"]
     assert [run["restart"] for run in search["runs"]] == [0, 1]
     assert (tmp_path / "cut" / "distill" / "checkpoint-r1.json").is_file()
+
+
+@pytest.mark.parametrize("played", [(0.0, 1.0), (1.0, 0.0)])
+def test_the_restart_that_plays_best_is_the_output(tmp_path, dataset, played):
+    save_dataset(tmp_path, *dataset)
+    cfg = DistillConfig(**{**TINY, "restarts": 2, "restart_below": 1.01})
+    prep = prepare(load_dataset(tmp_path), cfg, seed=0)
+    candidates = []
+
+    def select(forests):
+        candidates.extend(forests)
+        return np.array(played)
+
+    forest, summary = distil_with_restarts(prep, cfg, 0, tmp_path, select=select)
+    assert [run["selection_return"] for run in summary["runs"]] == list(played)
+    assert summary["chosen_restart"] == int(np.argmax(played)) and summary["chosen_by"] == "return"
+    assert len(candidates) == 2 and forest is candidates[int(np.argmax(played))]
+    _, by_agreement = distil_with_restarts(prep, cfg, 0, tmp_path)
+    agreements = [run["val_agreement"] for run in by_agreement["runs"]]
+    assert by_agreement["chosen_by"] == "agreement"
+    assert agreements[by_agreement["chosen_restart"]] == max(agreements)
+
+
+def test_selection_games_rank_a_player_above_a_still_paddle_on_seeds_apart_from_evaluation():
+    spec = FeatureSpec(("agent", "opponent", "ball"), (1, 1, 1), (64, 64), 3.0, agent_type=0)
+    dy = spec.names.index("ball[0].dy")
+    actions, functions = ["NOOP", "UP", "DOWN"], list(DEFAULT_FUNCTION_SET)
+    track = SymbolicForest([[0.02], [FUNCTIONS["neg"], dy], [dy]], spec.names, actions, functions, spec, 20.0)
+    still = SymbolicForest([[1.0], [0.0], [0.0]], spec.names, actions, functions, spec, 1.0)
+    play = selection_player(EnvConfig(id="BuiltinPong-v0"), EvalConfig(seeds=[1000]), spec, None,
+                            episodes=2, max_steps=2000, seed=0)
+    still_return, track_return = play([still, track])
+    assert track_return == 5.0 and still_return < track_return
 
 
 def test_bad_input_is_a_user_error(tmp_path, dataset):
