@@ -93,7 +93,8 @@ def main(argv: list[str]) -> dict:
             forest, search = run_study(prep, cfg, config.seed, f"distill-{stage_fp}", options.trials, storage,
                                        out / "optuna.lock",
                                        log=lambda n: _logger(writer, f"trial{n}/", cfg.generations,
-                                                             cfg.stopping_agreement))
+                                                             cfg.stopping_agreement),
+                                       select=_selector(config, prep, perception))
         else:
             forest, search = distil_with_restarts(
                 prep, cfg, config.seed, out,

@@ -1,7 +1,9 @@
 """Optuna restarts: a study over GP settings and seeds; the best trial's forest is the output.
 
-Every trial runs a whole distillation with settings drawn by the sampler and scores the forest on
-the validation states: agreement minus ``size_penalty`` per node. The forest is stored in the
+Every trial runs a whole distillation with settings drawn by the sampler and scores the forest by
+its mean return in the selection games where the stage can play them (as the restarts are
+chosen, see ``distil_with_restarts``), else by its agreement on the validation states; either
+minus ``size_penalty`` per node. The forest is stored in the
 trial (``user_attrs["program"]``), so whichever process finishes last can export the study's best
 without rerunning it. Several processes pointed at the same storage share one study and stop
 together once it holds ``n_trials`` finished or running trials (claimed under a file lock, so
@@ -24,7 +26,7 @@ from optuna.trial import TrialState
 
 from common.errors import UserError
 from gplearn_custom.config import DistillConfig
-from gplearn_custom.distill import Prepared, distil, validation_agreement
+from gplearn_custom.distill import Prepared, Selector, distil, validation_agreement
 from gplearn_custom.forest import SymbolicForest
 
 COUNTED = (TrialState.COMPLETE, TrialState.RUNNING)
@@ -64,7 +66,8 @@ def _exclusive(lock: Path) -> Iterator[None]:
 
 
 def run_study(prep: Prepared, cfg: DistillConfig, seed: int, study_name: str, n_trials: int, storage: str,
-              lock: Path, log: TrialLogger | None = None) -> tuple[SymbolicForest, dict]:
+              lock: Path, log: TrialLogger | None = None,
+              select: Selector | None = None) -> tuple[SymbolicForest, dict]:
     """Join (or create) the study, run trials until it holds ``n_trials``, return the best forest.
     ``lock`` is a file that serialises study creation and trial claims among the processes on
     this machine; ``log(trial_number)`` may return a per-generation logger for that trial."""
@@ -86,7 +89,11 @@ def run_study(prep: Prepared, cfg: DistillConfig, seed: int, study_name: str, n_
         trial.set_user_attr("program", forest.to_json())
         trial.set_user_attr("val_agreement", agreement)
         trial.set_user_attr("size", forest.size)
-        return agreement - cfg.size_penalty * forest.size
+        if select is None:
+            return agreement - cfg.size_penalty * forest.size
+        played = float(select([forest])[0])
+        trial.set_user_attr("selection_return", played)
+        return played - cfg.size_penalty * forest.size
 
     while True:
         with _exclusive(lock):  # count and claim a trial in one step, so workers never overshoot
@@ -110,9 +117,11 @@ def run_study(prep: Prepared, cfg: DistillConfig, seed: int, study_name: str, n_
     best = study.best_trial
     summary = {
         "study": study_name, "storage": storage, "finished_trials": len(done), "best_trial": best.number,
+        "chosen_by": "agreement" if select is None else "return",
         "best_value": best.value, "best_params": best.params,
         "best_val_agreement": best.user_attrs["val_agreement"],
         "trials": [{"number": t.number, "value": t.value, "val_agreement": t.user_attrs.get("val_agreement"),
+                    "selection_return": t.user_attrs.get("selection_return"),
                     "size": t.user_attrs.get("size"), "params": t.params} for t in done],
     }
     return SymbolicForest.from_json(best.user_attrs["program"]), summary
