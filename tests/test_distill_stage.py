@@ -134,6 +134,10 @@ def test_bad_input_is_a_user_error(tmp_path, dataset):
         main(args)
     with pytest.raises(UserError, match="strategy"):
         main([*make_run(tmp_path / "other", dataset), "distill.strategy=greedy"])
+    for override, key in (("distill.select_episodes=-1", "select_episodes"),
+                          ("distill.min_slot_share=1.5", "min_slot_share")):
+        with pytest.raises(UserError, match=key):
+            main([*make_run(tmp_path / "other", dataset), override])
     entries, meta = dataset
     save_dataset(tmp_path / "pong", [entries[0], {**entries[1], "teacher_action": 7}], meta)
     with pytest.raises(UserError, match="entry 1: 'teacher_action' 7 is out of range"):
