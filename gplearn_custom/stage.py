@@ -87,6 +87,7 @@ def main(argv: list[str]) -> dict:
     prep = prepare(data, cfg, config.seed)
     print(f"distill: {len(prep.train)} train / {len(prep.val)} val / {len(prep.test)} test states, "
           f"{prep.spec.n_features} features, {len(data.action_names)} actions")
+    select = _selector(config, prep, perception)
     with SummaryWriter(str(out / "tensorboard")) as writer:
         if options.trials:
             storage = options.storage or default_storage(out)
@@ -94,13 +95,13 @@ def main(argv: list[str]) -> dict:
                                        out / "optuna.lock",
                                        log=lambda n: _logger(writer, f"trial{n}/", cfg.generations,
                                                              cfg.stopping_agreement),
-                                       select=_selector(config, prep, perception))
+                                       select=select)
         else:
             forest, search = distil_with_restarts(
                 prep, cfg, config.seed, out,
                 log=lambda r: _logger(writer, f"restart{r}/" if r else "", cfg.generations,
                                       cfg.stopping_agreement),
-                select=_selector(config, prep, perception))
+                select=select)
         if cfg.dagger_rounds:
             forest, prep, dagger = _dagger(forest, prep, config, perception, args.run.path, out, writer)
     distill_seconds = time.perf_counter() - started

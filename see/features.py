@@ -155,17 +155,17 @@ class FeatureSpec:
         unknown = sorted(set(slots) - set(type_names))
         if unknown:
             raise ValueError(f"slots for unknown object types {unknown}; types: {list(type_names)}")
-        counts = np.zeros((len(states), len(type_names)), dtype=np.int64)
+        per_state = np.zeros((len(states), len(type_names)), dtype=np.int64)
         speeds = []
         for i, state in enumerate(states):
-            counts[i] = np.bincount(
+            per_state[i] = np.bincount(
                 [int(o["type"]) for o in state if 0 <= int(o["type"]) < len(type_names)],
                 minlength=len(type_names),
             )
             speeds.extend(abs(float(o[k])) for o in state for k in ("x_velocity", "y_velocity"))
         # the largest k that at least min_slot_share of the states hold: the m-th largest count
         m = max(int(np.ceil(min_slot_share * len(states))), 1)
-        common = -np.sort(-counts, axis=0)[m - 1] if len(states) >= m else np.zeros(len(type_names))
+        common = -np.sort(-per_state, axis=0)[m - 1] if len(states) >= m else np.zeros(len(type_names))
         counts = tuple(
             int(slots[name]) if name in slots else int(min(max(common[t], 1), max_slots))
             for t, name in enumerate(type_names)
