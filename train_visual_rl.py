@@ -3,7 +3,8 @@
     python train_visual_rl.py --config configs/pong.yaml --run runs/pong [key=value ...]
 
 Writes runs/NAME/teacher/: teacher.zip (best evaluated model), final_model.zip, checkpoints/,
-tensorboard/, eval/, config.yaml and complete.json with the summary.
+tensorboard/, eval/, config.yaml and complete.json with the summary. With ``teacher.zoo=zoo/GAME``
+it copies that shipped teacher instead of training one, and evaluates it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ def main(argv: list[str]) -> dict:
     stage = args.run.stage(STAGE, "train_visual_rl.py")
     stage.check_writable(args.resume, args.force)
     from teacher.train import check_config, train_teacher
+    from teacher.zoo import install_zoo_teacher
 
     check_config(args.config)
     args.run.create_marker(args.config.env.id)
     key = section_fingerprint(args.config, SECTIONS)
     out = stage.prepare(args.config, key, args.resume, args.force)
+    if args.config.teacher.zoo:
+        summary = install_zoo_teacher(args.config, out)
+        stage.finish(key, summary)
+        print(f"teacher: copied from {args.config.teacher.zoo}, evaluation return "
+              f"{summary['return_mean']:.2f} ± {summary['return_std']:.2f} -> {out}")
+        return summary
     summary = train_teacher(args.config, out, resume=args.resume)
     stage.finish(key, summary)
     print(

@@ -52,8 +52,12 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def load_yaml(path: str | Path) -> dict:
-    """Read a YAML config file; a missing or malformed file is a user error."""
+def load_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """Read a YAML config file; a missing or malformed file is a user error.
+
+    A top-level ``base: FILE`` (relative to this file) is read first and this file's sections are
+    merged over it key by key, so a game's config holds only what differs from a shared base.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file '{path}' not found; pass --config configs/NAME.yaml")
@@ -67,7 +71,24 @@ def load_yaml(path: str | Path) -> dict:
         return {}
     if not isinstance(data, dict):
         raise UserError(f"config file '{path}' must hold a mapping of sections, not a list or value")
-    return data
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in _seen:
+        raise UserError(f"config file '{path}' names '{base}' as its base, which leads back to itself")
+    return merge(load_yaml(base_path, (*_seen, path.resolve())), data)
+
+
+def merge(base: dict, delta: dict) -> dict:
+    """``delta`` over ``base``: nested mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in delta.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

@@ -149,9 +149,18 @@ def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
 def make_vec_env(cfg: EnvConfig, n_envs: int, seed: int, train: bool = True,
                  vec_env: str = "dummy") -> VecEnv:
     """The teacher's view: ``n_envs`` copies with Monitor, grey frames if ``cfg.grayscale``,
-    frame stacking and channel-first images, as SB3 expects."""
-    if vec_env not in ("dummy", "subproc"):
-        raise UserError(f"teacher.vec_env must be 'dummy' or 'subproc', got '{vec_env}'")
+    frame stacking and channel-first images, as SB3 expects. ``ale`` (Atari only) builds the same
+    view in ale-py's C++ vector environment, about twice as fast on 2 cores."""
+    if vec_env not in ("dummy", "subproc", "ale"):
+        raise UserError(f"teacher.vec_env must be 'dummy', 'subproc' or 'ale', got '{vec_env}'")
+    if vec_env == "ale":
+        if env_kind(cfg.id) != "atari":
+            raise UserError(f"teacher.vec_env=ale runs Atari games only, not {cfg.id}; use 'dummy'")
+        from envs.atari_vector import AleVecEnv
+
+        venv = AleVecEnv(cfg, n_envs, train=train)
+        venv.seed(seed)
+        return venv
     if env_kind(cfg.id) == "retro":
         vec_env = "subproc"  # stable-retro allows one emulator per process
 

@@ -10,11 +10,13 @@ class TeacherConfig:
     """PPO on pixels with Stable-Baselines3; schedules may be ``lin_<value>`` as in RL-Zoo."""
 
     # "compact": small CNN for built-in games; "keypoints": its spatial-softmax version, which
-    # reads object positions (teacher/cnn.py); "CnnPolicy": the Nature CNN (Atari)
+    # reads object positions (teacher/cnn.py); "small": the Nature CNN's first two layers at half
+    # width, the Atari network for CPUs; "CnnPolicy": the Nature CNN (Atari on a GPU)
     policy: str = "compact"
     total_timesteps: int = 300_000
     n_envs: int = 8
-    vec_env: str = "dummy"  # "dummy" (one process) or "subproc" (retro needs it)
+    # "dummy" (one process), "subproc" (retro needs it) or "ale" (Atari: ale-py's C++ vector env)
+    vec_env: str = "dummy"
     learning_rate: float | str = 2.5e-4
     n_steps: int = 128
     batch_size: int = 256
@@ -36,6 +38,8 @@ class TeacherConfig:
     # stop once an evaluation reaches this mean return (SB3's StopTrainingOnRewardThreshold), e.g.
     # the game's maximum: the best model cannot improve on it; None trains total_timesteps
     stop_at_return: float | None = None
+    max_minutes: float | None = None  # wall-clock budget: training stops after it, keeping the model
+    zoo: str | None = None  # a shipped teacher (zoo/GAME) to copy instead of training; see README
     device: str = "cpu"
     torch_threads: int = 1  # one thread: small CNNs gain little from more, and lose much under load
 

@@ -23,11 +23,11 @@ from common.evaluation import evaluate
 from common.schema import Config
 from envs import make_vec_env
 from teacher.agent import MODEL_FILE, TeacherAgent
-from teacher.cnn import CompactCNN, KeypointCNN
+from teacher.cnn import CompactCNN, KeypointCNN, SmallAtariCNN
 
 CHECKPOINT_PREFIX = "ppo"
 # teacher.policy values with a network of ours; "CnnPolicy" is SB3's Nature CNN
-EXTRACTORS = {"compact": CompactCNN, "keypoints": KeypointCNN}
+EXTRACTORS = {"compact": CompactCNN, "keypoints": KeypointCNN, "small": SmallAtariCNN}
 
 
 def schedule(value: float | str, key: str) -> float | Callable[[float], float]:
@@ -39,6 +39,18 @@ def schedule(value: float | str, key: str) -> float | Callable[[float], float]:
         raise UserError(f"teacher.{key} must be a number or lin_<number>, got '{value}'")
     start = float(match.group(1))
     return lambda progress_remaining: progress_remaining * start
+
+
+class StopAfterMinutes(BaseCallback):
+    """Ends training after a wall-clock budget (``teacher.max_minutes``); the model is kept as usual."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = minutes * 60
+        self.start = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        return time.perf_counter() - self.start < self.seconds
 
 
 class StageLogger(BaseCallback):
@@ -73,6 +85,8 @@ def check_config(config: Config) -> None:
         raise UserError(f"teacher.keep must be 'best' or 'final', got '{t.keep}'")
     schedule(t.learning_rate, "learning_rate")
     schedule(t.clip_range, "clip_range")
+    if t.max_minutes is not None and t.max_minutes <= 0:
+        raise UserError(f"teacher.max_minutes must be positive or null, got {t.max_minutes}")
     for key in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
         if getattr(t, key) <= 0:
             raise UserError(f"teacher.{key} must be positive, got {getattr(t, key)}")
@@ -128,6 +142,8 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
                      verbose=0),
         StageLogger(),
     ]
+    if t.max_minutes is not None:
+        callbacks.append(StopAfterMinutes(t.max_minutes))
     start_steps, start = model.num_timesteps, time.perf_counter()
     try:
         model.learn(t.total_timesteps - model.num_timesteps, callback=callbacks,

@@ -121,3 +121,20 @@ def test_sigint_leaves_a_checkpoint_that_resume_continues(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming from {checkpoints[0]} at {steps} steps" in resumed.stdout
     assert (run / "teacher" / "complete.json").is_file()
+
+
+def test_a_zoo_teacher_is_copied_and_evaluated_instead_of_trained(trained_run, tmp_path):
+    zoo = tmp_path / "zoo" / "pong"
+    zoo.mkdir(parents=True)
+    for name in ("teacher.zip", "config.yaml"):
+        (zoo / name).write_bytes((trained_run / "teacher" / name).read_bytes())
+    run = tmp_path / "from_zoo"
+    result = run_script("train_visual_rl.py", "--config", str(PONG), "--run", str(run), *TINY_TEACHER,
+                        f"teacher.zoo={zoo}")
+    assert result.returncode == 0, result.stderr
+    assert (run / "teacher" / "teacher.zip").read_bytes() == (zoo / "teacher.zip").read_bytes()
+    assert not (run / "teacher" / "checkpoints").exists()  # nothing trained
+    assert '"from_zoo"' in (run / "teacher" / "complete.json").read_text()
+    other = run_script("train_visual_rl.py", "--config", str(PONG), "--run", str(tmp_path / "other"),
+                       *TINY_TEACHER, f"teacher.zoo={zoo}", "env.frame_stack=3")
+    assert other.returncode == 2 and "other env settings (frame_stack)" in other.stderr
