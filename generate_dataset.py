@@ -54,10 +54,13 @@ def main(argv: list[str]) -> dict:
     meta = generate(config, args.run.path, source, out, true_names, action_names(config.env))
     stats = meta["stats"]
     stage.finish(key, stats)
-    purity = stats.get("types_vs_truth", {}).get("purity")
+    agent = meta["agent_type"]
+    purity = meta.get("diagnostics", {}).get("types_vs_truth", {}).get("purity")
     print(f"dataset: {stats['entries']} states from {stats['steps']} steps in {stats['seconds']:.0f} s "
-          f"({stats['steps_per_second']:.0f} steps/s), {len(meta['object_types'])} object types"
-          + (f" (purity {purity:.3f})" if purity is not None else "") + f" -> {out}")
+          f"({stats['steps_per_second']:.0f} steps/s), {len(meta['object_types'])} object types, agent "
+          + (meta["object_types"][agent] if agent is not None else "not found")
+          + (f" (privileged check against true objects: purity {purity:.3f})" if purity is not None else "")
+          + f" -> {out}")
     return meta
 
 

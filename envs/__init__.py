@@ -86,6 +86,24 @@ class WithoutObjects(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+class HideTruth(gym.Wrapper):
+    """Deletes what only the game knows (``info["objects"]``, ``info["ram"]``) from every step:
+    the pipeline then sees what a user's game without truth gives it (``env.hide_truth``)."""
+
+    TRUTH = ("objects", "ram")
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, self._without_truth(info)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, self._without_truth(info)
+
+    def _without_truth(self, info: dict) -> dict:
+        return {k: v for k, v in info.items() if k not in self.TRUTH}
+
+
 @cache
 def _atari_ids() -> frozenset[str]:
     import ale_py
@@ -138,6 +156,8 @@ def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
             env = ActionRepeat(env, cfg.frame_skip)
         if train:
             env = WithoutObjects(env)
+    if cfg.hide_truth:
+        env = HideTruth(env)
     if cfg.max_episode_steps:
         env = gym.wrappers.TimeLimit(env, cfg.max_episode_steps)
     if seed is not None:

@@ -23,3 +23,6 @@ class EnvConfig:
     sticky_action_prob: float = 0.0  # probability of repeating the last action (ALE v5 uses 0.25)
     retro_state: str | None = None  # stable-retro save state; None: the game's default
     retro_combos: list[list[str]] | None = None  # button combinations; None: the game's preset
+    # play as a user's own game would: the true objects (built-in games' info["objects"]) and the
+    # console RAM are deleted from every step, so no stage and no diagnostic can read them
+    hide_truth: bool = False

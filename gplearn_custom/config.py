@@ -69,4 +69,6 @@ class DistillConfig:
     mlp_epochs: int = 300
     # evaluation
     speed_decisions: int = 2000  # batch-1 decisions timed for decisions/s
-    play_true_objects: bool = True  # built-in games: play the evaluation seeds on the game's own objects
+    # privileged diagnostic: also play the evaluation seeds on the game's true objects, where the
+    # dataset's types are the game's own (oracle source, synthetic datasets)
+    play_true_objects: bool = True

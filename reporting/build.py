@@ -54,8 +54,9 @@ def results_rows(run: Path) -> list[dict]:
         ev = load(run / stage / "eval.json")
         if not ev:
             continue
+        privileged = ", privileged: searched on true objects" if ev.get("privileged") else ""
         rows.append({
-            "agent": f"{label} (symbolic)",
+            "agent": f"{label} (symbolic{privileged})",
             "return": pick(ev, "return.return_mean", "finetuned.return_mean"),
             "std": pick(ev, "return.return_std", "finetuned.return_std"),
             "agreement": pick(ev, "symbolic.agreement", "finetuned.agreement"),
@@ -83,6 +84,9 @@ def build_report(run: Path, out: Path, transfer_rows: list[dict], gif: Path | No
         ("agent_dps", "whole agent steps/s"),
     ]), "", "Return: mean over the config's evaluation seeds, greedy actions. Agreement: held-out "
         "states where the student's action is the teacher's argmax.", ""]
+    meta = load(run / "dataset.meta.json")
+    if meta:
+        parts += ["## Perception", "", _perception_lines(meta), ""]
     for stage, label in (("distill", "Distilled program"), ("finetune", "Fine-tuned program")):
         text = run / stage / "program.txt"
         if text.is_file():
@@ -112,6 +116,24 @@ def build_report(run: Path, out: Path, transfer_rows: list[dict], gif: Path | No
     for section in extra_sections:
         parts += [section(), ""]
     return write_text(out / "report.md", "\n".join(parts))
+
+
+def _perception_lines(meta: dict) -> str:
+    """Types and the agent as the pixels gave them, then the privileged check against true objects."""
+    names, agent = meta.get("object_types", []), meta.get("agent_type")
+    share = pick(meta, "agent_evidence.explained_share", default={})
+    lines = [f"Object source: {meta.get('object_source')}; types (named by colour and size): "
+             f"{', '.join(names)}.",
+             f"Agent: {names[agent] if agent is not None else 'none found'}, the type whose motion the "
+             "actions explain best (share of motion explained: "
+             + ", ".join(f"{k} {v:.3f}" for k, v in share.items()) + ")."]
+    diagnostics = meta.get("diagnostics")
+    if diagnostics:
+        check = diagnostics.get("agent_type_check", {})
+        lines.append(f"Privileged diagnostics (the game's true objects; no stage reads them): type purity "
+                     f"{fmt(pick(diagnostics, 'types_vs_truth.purity'))}, agent found correctly: "
+                     f"{check.get('correct', '–')} (true agent: {check.get('true_agent', '–')}).")
+    return "\n".join(lines)
 
 
 def _detector_lines(space_eval: dict) -> str:

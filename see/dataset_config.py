@@ -25,6 +25,10 @@ class DatasetConfig:
     chunk: int = 256  # frames the object source sees per call
     decimals: int = 3  # decimals of positions and velocities written
     torch_threads: int = 1  # one is fastest at batch 1 on a shared 2-core machine
+    # the agent's own type: None finds it from the pixels, as the type whose motion the actions
+    # explain best (see.agent_finder); an index overrides that
+    agent_type: int | None = None
+    agent_min_share: float = 0.05  # least share of motion the actions must explain to name an agent
 
     def __post_init__(self) -> None:
         if self.n_steps < 1:
@@ -42,6 +46,11 @@ class DatasetConfig:
         for key in ("gate", "match_tolerance"):
             if getattr(self, key) <= 0:
                 raise UserError(f"dataset.{key} must be positive, got {getattr(self, key)}")
+        if not 0.0 <= self.agent_min_share <= 1.0:
+            raise UserError(f"dataset.agent_min_share must be in [0, 1], got {self.agent_min_share}")
+        if self.agent_type is not None and self.agent_type < 0:
+            raise UserError(f"dataset.agent_type must be a type index (0 or more) or null, "
+                            f"got {self.agent_type}")
         for key in ("memory", "decimals", "silhouette_tolerance"):
             if getattr(self, key) < 0:
                 raise UserError(f"dataset.{key} must not be negative, got {getattr(self, key)}")

@@ -4,6 +4,11 @@ The object types are fitted first, on the detections of ``dataset.cluster_frames
 saved frames (``frames/``) if that stage is finished, else the first steps of this very rollout
 (held back, then written like the rest). Then every step's frame goes through the perception and
 becomes one entry labelled by the teacher; steps where nothing is detected are counted, not written.
+The agent's type is the one whose motion the actions explain (``see.agent_finder``).
+
+Pixels only: nothing written for later stages reads the game's true objects. Where the game
+reports them, they fill the meta file's ``diagnostics`` block (type purity, velocity error, whether
+the agent was found), which no stage reads.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from common.errors import UserError
 from common.io import write_json
 from common.schema import Config
 from common.shards import load_frames
+from see.agent_finder import ActionResponse
 from see.dataset import DatasetWriter, meta_path
-from see.object_types import TypeConfusion, TypeModel, fit_types, name_types, true_agent_type
+from see.object_types import TypeConfusion, TypeModel, describe_types, fit_types, true_agent_type
 from see.perception import Perception
 from see.tracking import Tracker
 from space.sources import Detection, ObjectSource
@@ -36,7 +42,7 @@ class DatasetStats:
     def __init__(self, type_names: Sequence[str], true_names: Sequence[str] | None, tolerance: float):
         self.type_names = list(type_names)
         self.true_names = list(true_names) if true_names else None
-        self.steps = self.entries = self.explored = self.objects = 0
+        self.steps = self.entries = self.explored = self.objects = self.truth_steps = 0
         self.episodes: set[int] = set()
         self.per_type = np.zeros(len(type_names), dtype=np.int64)
         self.confusion = TypeConfusion(len(type_names), len(true_names), tolerance) if true_names else None
@@ -55,6 +61,7 @@ class DatasetStats:
         truth = step.info.get("objects")
         if self.confusion is None or truth is None:
             return
+        self.truth_steps += 1
         types = np.array([o["type"] for o in state], dtype=np.int64)
         centres = np.array([[o["x_position"], o["y_position"]] for o in state]).reshape(-1, 2)
         for i, j in self.confusion.add(types, centres, truth):
@@ -64,22 +71,35 @@ class DatasetStats:
             self.velocity_count[kind] += 1
 
     def summary(self) -> dict:
-        result = {
+        return {
             "steps": self.steps, "entries": self.entries, "empty_states": self.steps - self.entries,
             "episodes": len(self.episodes), "explored_share": self.explored / max(self.steps, 1),
             "objects_per_state": self.objects / max(self.entries, 1),
             "objects_per_type": dict(zip(self.type_names, self.per_type.tolist(), strict=True)),
         }
-        if self.confusion is not None:
-            result["types_vs_truth"] = self.confusion.summary(self.type_names, self.true_names)
-            counts = np.maximum(self.velocity_count, 1)[:, None]
-            per_type = {name: {"x": float(e[0]), "y": float(e[1]), "objects": int(n)}
-                        for name, e, n in zip(self.true_names, self.velocity_error / counts,
-                                              self.velocity_count, strict=True) if n}
-            total = max(int(self.velocity_count.sum()), 1)
-            overall = self.velocity_error.sum(0) / total
-            result["velocity_mae"] = {"x": float(overall[0]), "y": float(overall[1]),
-                                      "per_true_type": per_type}
+
+    def diagnostics(self, agent: int | None) -> dict | None:
+        """Against the game's true objects (privileged: a report, never an input of any stage)."""
+        if self.confusion is None or self.truth_steps == 0:
+            return None
+        result = {"privileged": True, "steps_with_truth": self.truth_steps,
+                  "types_vs_truth": self.confusion.summary(self.type_names, self.true_names)}
+        wanted = true_agent_type(self.true_names)
+        if wanted is not None:
+            majority = self.confusion.majority()
+            found = None if agent is None else majority[agent]
+            result["agent_type_check"] = {
+                "true_agent": self.true_names[wanted],
+                "found_type": None if agent is None else self.type_names[agent],
+                "found_type_is_mostly": None if found is None else self.true_names[found],
+                "correct": found == wanted,
+            }
+        counts = np.maximum(self.velocity_count, 1)[:, None]
+        per_type = {name: {"x": float(e[0]), "y": float(e[1]), "objects": int(n)}
+                    for name, e, n in zip(self.true_names, self.velocity_error / counts,
+                                          self.velocity_count, strict=True) if n}
+        overall = self.velocity_error.sum(0) / max(int(self.velocity_count.sum()), 1)
+        result["velocity_mae"] = {"x": float(overall[0]), "y": float(overall[1]), "per_true_type": per_type}
         return result
 
 
@@ -91,10 +111,14 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
     teacher = TeacherAgent.load(run_dir / "teacher", config.env.frame_stack)
     steps: Iterator[Step] = rollout(config.env, teacher, d.n_steps, d.random_action_prob, config.seed,
                                     deterministic=d.deterministic)
-    types, agent, fit_info, held = choose_types(config, run_dir, source, steps, true_names)
+    types, fit_info, held = choose_types(config, run_dir, source, steps, true_names)
+    if d.agent_type is not None and not 0 <= d.agent_type < len(types.names):
+        raise UserError(f"dataset.agent_type {d.agent_type} is not a type index of {types.names}; "
+                        "leave it null to find the agent from the actions")
     perception = Perception(source, types, Tracker(d.gate, d.memory), d.decimals)
     stats = DatasetStats(types.names, true_names, d.match_tolerance)
-    image_size = None
+    response = ActionResponse(len(types.names), len(action_names))
+    image_size, last_action = None, 0
     with DatasetWriter(out) as writer, tqdm(total=d.n_steps, desc="dataset", unit="step",
                                             disable=not progress) as bar:
         for batch in _chunks(itertools.chain(held, steps), d.chunk):
@@ -105,6 +129,9 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
                     perception.reset()
                 state = perception.update(detections)
                 stats.add(step, state)
+                if step.step > 0:
+                    response.add(last_action, state)
+                last_action = step.action
                 if state:
                     writer.write({"state": state, "teacher_action": int(np.argmax(step.teacher_probs)),
                                   "teacher_probs": [round(float(p), 6) for p in step.teacher_probs],
@@ -115,45 +142,47 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
                             "(python -m space eval) or detector.source")
         seconds = time.perf_counter() - start
         summary = {**stats.summary(), "seconds": seconds, "steps_per_second": d.n_steps / seconds}
+        agent, agent_evidence = response.choose(types.names, d.agent_min_share, d.agent_type)
         meta = {
             "format": "diffses-dataset/1", "env_id": config.env.id, "seed": config.seed,
             "object_source": config.detector.source, "detector": to_dict(config.detector),
             **perception.describe(), "object_types": list(types.names),
-            "true_object_types": list(true_names) if true_names else None, "agent_type": agent,
+            "agent_type": agent, "agent_evidence": agent_evidence,
             "image_size": image_size, "action_names": list(action_names), "n_actions": len(action_names),
             "type_fit": fit_info, "stats": summary,
         }
+        diagnostics = stats.diagnostics(agent)
+        if diagnostics is not None:
+            meta["diagnostics"] = {**diagnostics, "true_object_types": list(true_names)}
         write_json(meta_path(out), meta)
     return meta
 
 
 def choose_types(config: Config, run_dir: Path, source: ObjectSource, steps: Iterator[Step],
-                 true_names: Sequence[str] | None) -> tuple[TypeModel, int | None, dict, list[Step]]:
-    """(types, agent type, how they were fitted, steps taken from ``steps`` to fit them).
+                 true_names: Sequence[str] | None) -> tuple[TypeModel, dict, list[Step]]:
+    """(types, how they were fitted, steps taken from ``steps`` to fit them).
 
-    The oracle's types are the game's own; other sources' types are fitted on ``frames/`` where
-    that stage is finished, else on the rollout's first steps, which are returned to be written.
+    The oracle's types are the game's own (a privileged source, named so wherever it is used);
+    other sources' types are fitted on ``frames/`` where that stage is finished, else on the
+    rollout's first steps, which are returned to be written.
     """
     if config.detector.source == "oracle":
         if not true_names:
             raise UserError(f"the oracle source knows no object types for {config.env.id}; "
                             "use detector.source=space or segment")
-        return TypeModel(list(true_names)), true_agent_type(true_names), {}, []
+        return TypeModel(list(true_names)), {"privileged": True}, []
     frames_dir = run_dir / "frames"
     if (frames_dir / "complete.json").is_file():
-        shard = load_frames(frames_dir, config.dataset.cluster_frames)
-        return (*fit_object_types(source, shard.frames, shard.objects, true_names, config, "frames/"), [])
+        frames = load_frames(frames_dir, config.dataset.cluster_frames).frames
+        return (*fit_object_types(source, frames, config, "frames/"), [])
     held = list(itertools.islice(steps, config.dataset.cluster_frames))
-    known = all("objects" in s.info for s in held)
-    truth = [s.info["objects"] for s in held] if known else None
     frames = np.stack([s.frame for s in held])
-    return (*fit_object_types(source, frames, truth, true_names, config, "rollout"), held)
+    return (*fit_object_types(source, frames, config, "rollout"), held)
 
 
-def fit_object_types(source: ObjectSource, frames: np.ndarray, truth: list[list[dict]] | None,
-                     true_names: Sequence[str] | None, config: Config, origin: str
-                     ) -> tuple[TypeModel, int | None, dict]:
-    """k-means types on the detections of ``frames``; named after true types where ``truth`` is known."""
+def fit_object_types(source: ObjectSource, frames: np.ndarray, config: Config, origin: str
+                     ) -> tuple[TypeModel, dict]:
+    """k-means types on the detections of ``frames``, named by their colour and size."""
     d = config.dataset
     detections: list[list[Detection]] = []
     for i in range(0, len(frames), d.chunk):
@@ -164,21 +193,12 @@ def fit_object_types(source: ObjectSource, frames: np.ndarray, truth: list[list[
                         "(python -m space eval) or detector.source")
     embeddings = np.stack([np.ravel(det.embedding) for det in flat])
     types, scores = fit_types(embeddings, d.n_types, d.type_range, config.seed, d.silhouette_points,
-                               d.silhouette_tolerance)
+                              d.silhouette_tolerance)
+    types.names = describe_types(len(types.names), frames, detections,
+                                 [types.assign(frame_dets) for frame_dets in detections])
     fit_info = {"frames_from": origin, "frames": len(frames), "detections": len(flat),
                 "silhouette": {str(k): v for k, v in scores.items()}}
-    agent = None
-    if truth is not None and true_names:
-        confusion = TypeConfusion(len(types.names), len(true_names), d.match_tolerance)
-        for frame_dets, objects in zip(detections, truth, strict=True):
-            centres = np.array([[det.x, det.y] for det in frame_dets]).reshape(-1, 2)
-            confusion.add(types.assign(frame_dets), centres, objects)
-        fit_info["purity"] = confusion.purity
-        types, _ = name_types(types, confusion, true_names)
-        wanted = true_agent_type(true_names)
-        if wanted is not None and true_names[wanted] in types.names:
-            agent = types.names.index(true_names[wanted])
-    return types, agent, fit_info
+    return types, fit_info
 
 
 def _chunks(items: Iterable[Step], size: int) -> Iterator[list[Step]]:

@@ -4,8 +4,8 @@ A learned detector (SPACE) or the colour segmenter says where objects are, not w
 k-means on their standardised embeddings gives the types; the number of types comes from the
 config or from the best silhouette score over a range. The scaling and centroids are saved in
 ``dataset.meta.json``, so distillation, fine-tuning and the symbolic agent while it plays give an
-embedding the same type. Where the game knows its true objects, each type is named after the true
-type most of its detections match (``ball``), and type purity measures the clustering.
+embedding the same type. Types are named by what they look like (``t1_white_2x4``); where the game
+knows its true objects, type purity against them is a diagnostic and names nothing.
 """
 
 from __future__ import annotations
@@ -158,31 +158,49 @@ class TypeConfusion:
                 "detection_recall": matched / max(matched + self.missed, 1), "per_type": per_type}
 
 
-def name_types(model: TypeModel, confusion: TypeConfusion,
-               true_names: Sequence[str]) -> tuple[TypeModel, list[int]]:
-    """Reorder the types by the true type they mostly match and name them after it (``ball``, ``ball_2``).
+# A few colour names, enough to tell sprites apart in a program's text (nearest in RGB wins).
+COLOURS = {
+    "black": (0, 0, 0), "grey": (128, 128, 128), "white": (236, 236, 236), "red": (200, 50, 50),
+    "orange": (227, 140, 40), "yellow": (220, 210, 60), "green": (60, 170, 60), "cyan": (60, 190, 200),
+    "blue": (60, 80, 210), "purple": (150, 60, 180), "pink": (230, 130, 180), "brown": (140, 90, 40),
+}
 
-    Returns the renamed model and, for each old type index, its new index.
+
+def colour_name(rgb: Sequence[float]) -> str:
+    names = list(COLOURS)
+    palette = np.array([COLOURS[n] for n in names], dtype=np.float64)
+    return names[int(np.argmin(((palette - np.asarray(rgb, dtype=np.float64)) ** 2).sum(1)))]
+
+
+def describe_types(n_types: int, frames: np.ndarray, detections: Sequence[Sequence[Detection]],
+                   types: Sequence[np.ndarray]) -> list[str]:
+    """Neutral names from what each type looks like: index, colour at the centre, median size.
+
+    ``t1_white_2x4`` is the second type, white, 2 by 4 pixels. Only the pixels decide; the game's
+    true objects never name a type.
     """
-    majority = confusion.majority()
-    sizes = confusion.counts.sum(1)
-    order = sorted(range(len(model.names)),
-                   key=lambda k: (majority[k] is None, majority[k] or 0, -sizes[k], k))
-    names, seen = [], {}
-    for k in order:
-        if majority[k] is None:
-            names.append(f"type{len(names)}")
+    colours: list[list[np.ndarray]] = [[] for _ in range(n_types)]
+    sizes: list[list[tuple[float, float]]] = [[] for _ in range(n_types)]
+    height, width = frames.shape[1:3]
+    for frame, frame_dets, frame_types in zip(frames, detections, types, strict=True):
+        for det, kind in zip(frame_dets, frame_types, strict=True):
+            y = min(max(int(det.y), 0), height - 1)
+            x = min(max(int(det.x), 0), width - 1)
+            colours[kind].append(frame[y, x, :3])
+            sizes[kind].append((det.width, det.height))
+    names = []
+    for k in range(n_types):
+        if not colours[k]:
+            names.append(f"t{k}")
             continue
-        base = true_names[majority[k]]
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
-    new_index = [order.index(k) for k in range(len(order))]
-    renamed = TypeModel(names, model.centroids[order], model.mean, model.scale)
-    return renamed, new_index
+        colour = colour_name(np.median(np.stack(colours[k]), axis=0))
+        w, h = np.median(np.array(sizes[k]), axis=0)
+        names.append(f"t{k}_{colour}_{max(round(float(w)), 1)}x{max(round(float(h)), 1)}")
+    return names
 
 
 def true_agent_type(true_names: Sequence[str] | None) -> int | None:
-    """Index of the true type that is the agent's own object, if the game names one."""
+    """Index of the true type that is the agent's own object, if the game names one (diagnostics only)."""
     for i, name in enumerate(true_names or ()):
         if name.lower() in AGENT_NAMES:
             return i

@@ -58,9 +58,13 @@ def test_oracle_dataset_end_to_end(run_dir, capsys):
     assert all(e["teacher_action"] == int(np.argmax(e["teacher_probs"])) for e in entries)
     assert meta["object_types"] == ["agent", "opponent", "ball"] and meta["agent_type"] == 0
     assert meta["image_size"] == [64, 64] and meta["action_names"] == ["NOOP", "UP", "DOWN"]
-    stats = meta["stats"]
-    assert stats["types_vs_truth"]["purity"] == 1.0 and stats["velocity_mae"]["y"] < 0.5
-    assert 0.05 < stats["explored_share"] < 0.4  # dataset.random_action_prob = 0.2 by default
+    diagnostics = meta["diagnostics"]
+    assert diagnostics["privileged"] and diagnostics["agent_type_check"]["correct"]
+    assert diagnostics["types_vs_truth"]["purity"] == 1.0 and diagnostics["velocity_mae"]["y"] < 0.5
+    # found from motion: the paddle obeys the actions, the ball and the opponent do not
+    share = meta["agent_evidence"]["explained_share"]
+    assert share["agent"] > 0.2 > 0.05 > max(share["opponent"], share["ball"])
+    assert 0.05 < meta["stats"]["explored_share"] < 0.4  # dataset.random_action_prob = 0.2 by default
     assert (run_dir / "dataset" / "complete.json").is_file()
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
 
@@ -74,8 +78,14 @@ def test_finished_dataset_is_kept_without_force(run_dir):
 
 def test_segment_dataset_types_and_perception_replayed_from_meta(run_dir):
     meta = generate_dataset.main(args(run_dir, "detector.source=segment", "--force"))
-    assert meta["object_types"] == ["agent", "opponent", "ball"] and meta["agent_type"] == 0
-    assert meta["type_fit"]["frames_from"] == "rollout" and meta["stats"]["types_vs_truth"]["purity"] >= 0.95
+    # types named by their looks, never by the truth; the truth only checks them (privileged)
+    assert len(meta["object_types"]) == 3 and all(name.startswith(f"t{k}_")
+                                                  for k, name in enumerate(meta["object_types"]))
+    assert not {"agent", "opponent", "ball"} & set(meta["object_types"])
+    check = meta["diagnostics"]["agent_type_check"]
+    assert check["correct"] and check["found_type"] == meta["object_types"][meta["agent_type"]]
+    assert meta["type_fit"]["frames_from"] == "rollout"
+    assert meta["diagnostics"]["types_vs_truth"]["purity"] >= 0.95
     entries, saved = load_dataset(run_dir / "dataset.json")
     assert json.loads((run_dir / "dataset.meta.json").read_text())["types"]["method"] == "kmeans"
     # the same perception, rebuilt from the meta file, reads the same states from the same frames

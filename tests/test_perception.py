@@ -5,7 +5,8 @@ import pytest
 
 from common.errors import UserError
 from envs.builtin import BuiltinPong
-from see.object_types import TypeConfusion, TypeModel, fit_types, name_types, true_agent_type
+from see.agent_finder import ActionResponse
+from see.object_types import TypeConfusion, TypeModel, colour_name, describe_types, fit_types, true_agent_type
 from see.perception import Perception
 from see.tracking import Tracker
 from space.config import DetectorConfig
@@ -123,18 +124,41 @@ def test_fixed_number_of_types_needs_enough_distinct_embeddings():
         fit_types(np.zeros((1, 3)), None, [2, 8], seed=0)
 
 
-def test_purity_naming_and_agent_type_from_true_objects():
+def test_purity_and_the_true_agent_for_diagnostics():
     confusion = TypeConfusion(n_types=3, n_true=2, tolerance=2.0)
     truth = [{"type": 1, "x": 10.0, "y": 10.0}, {"type": 0, "x": 30.0, "y": 30.0}]
     confusion.add(np.array([0, 2, 1]), np.array([[10.5, 10], [30, 31], [50, 50]]), truth)
     confusion.add(np.array([0, 0]), np.array([[10, 10], [30, 30]]), truth)
     assert confusion.counts.tolist() == [[1, 2], [0, 0], [1, 0]]
     assert confusion.purity == pytest.approx(3 / 4) and confusion.unmatched == 1
-    model = TypeModel(["type0", "type1", "type2"], np.eye(3), np.zeros(3), np.ones(3))
-    renamed, new_index = name_types(model, confusion, ["player", "enemy"])
-    assert renamed.names == ["player", "enemy", "type2"] and new_index == [1, 2, 0]
-    assert np.allclose(renamed.centroids[new_index[0]], model.centroids[0])
+    assert confusion.majority() == [1, None, 0]
     assert true_agent_type(["enemy", "Player"]) == 1 and true_agent_type(["car"]) is None
+
+
+def test_types_are_named_by_their_colour_and_size():
+    frames = np.zeros((2, 20, 20, 3), np.uint8)
+    frames[:, 5, 5] = (250, 250, 250)
+    frames[:, 12, 14] = (30, 180, 40)
+    dets = [[Detection(5.2, 5.4, 2, 4, 1.0, np.zeros(1)), Detection(14, 12, 6, 1, 1.0, np.zeros(1))]] * 2
+    names = describe_types(3, frames, dets, [np.array([1, 0])] * 2)
+    assert names == ["t0_green_6x1", "t1_white_2x4", "t2"]
+    assert colour_name((210, 60, 50)) == "red" and colour_name((10, 10, 20)) == "black"
+
+
+def test_the_agent_is_the_type_whose_motion_the_actions_explain():
+    rng = np.random.default_rng(0)
+    response = ActionResponse(n_types=3, n_actions=3)
+    for _ in range(300):
+        action = int(rng.integers(3))
+        paddle = {"type": 1, "x_velocity": 0.0, "y_velocity": (0, -2, 2)[action] + rng.normal(0, 0.3)}
+        ball = {"type": 0, "x_velocity": rng.choice([-1, 1]), "y_velocity": rng.normal(0, 1)}
+        response.add(action, [ball, paddle])  # type 2 is never seen
+    agent, evidence = response.choose(["ball", "paddle", "ghost"], min_share=0.05)
+    share = evidence["explained_share"]
+    assert agent == 1 and share["paddle"] > 0.9 > 0.05 > share["ball"]
+    assert evidence["samples"] == {"ball": 300, "paddle": 300, "ghost": 0}
+    assert response.choose(["ball", "paddle", "ghost"], min_share=0.05, override=0)[0] == 0
+    assert response.choose(["ball", "paddle", "ghost"], min_share=0.99)[0] is None
 
 
 def test_perception_on_frames_matches_the_true_objects():

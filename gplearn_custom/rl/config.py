@@ -19,9 +19,8 @@ class FinetuneConfig:
     """
 
     # where the search reads objects: "perception" rebuilds Stage II-B's (dataset.meta.json), as the
-    # agent will play; "game" reads a built-in game's own objects, 4-5 times cheaper per step than a
-    # detector, so a larger search fits the same time (the selection of the output and the evaluation
-    # still play through the perception wherever the dataset has one)
+    # agent will play; "game" is PRIVILEGED: it reads a built-in game's true objects (a dataset typed
+    # by the oracle source only), and eval.json and the report mark every result made with it
     objects: str = "perception"
     # evolution with reward fitness: the first population is the distilled forest, fresh forests and
     # mutated copies of the distilled one

@@ -133,6 +133,8 @@ def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
         "env_steps": result.env_steps,
         "history": result.history,
         "search_objects": config.finetune.objects,
+        # the search read the game's true objects: not a result a user's game could give
+        "privileged": config.finetune.objects == "game" or inputs.perception is None,
         "evaluation_objects": "game" if inputs.perception is None else "perception",
         "evaluation_seeds": list(config.evaluation.seeds),
         "config": to_dict(config.finetune),
