@@ -201,7 +201,9 @@ def test_two_optuna_workers_share_one_study(tmp_path, dataset):
     search = json.loads((out / "eval.json").read_text())["search"]
     assert search["finished_trials"] == 4 and search["best_trial"] == study.best_trial.number
     assert search["chosen_by"] == "return"  # each trial played its forest on the selection seeds
-    assert all(t.user_attrs["selection_return"] - t.value >= 0 for t in finished)  # value: minus size
+    penalty = DistillConfig().size_penalty  # a trial's value: its selection return minus the size penalty
+    assert all(t.value == pytest.approx(t.user_attrs["selection_return"] - penalty * t.user_attrs["size"])
+               for t in finished)
 
 
 def test_dagger_states_join_training_but_never_the_held_out_test(dataset):

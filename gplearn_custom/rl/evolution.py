@@ -52,6 +52,9 @@ class Member:
     origin: str  # the operator that made it
     mean_return: float = float("nan")
     fitness: float = float("nan")
+    # where its programs come from: "distilled" (the distilled forest, unchanged or changed by
+    # operators), "fresh" (grown afresh, then changed), "mixed" (crossover of the two)
+    lineage: str = "distilled"
 
     @property
     def key(self) -> str:
@@ -62,7 +65,7 @@ class Member:
 class FinetuneResult:
     forest: SymbolicForest
     chosen: str  # "distilled", "evolved-K" (K-th best of the last generation) or "polished"
-    selection: dict[str, dict]  # per candidate: return and fitness on the held-out training episodes
+    selection: dict[str, dict]  # per candidate: return, fitness and lineage on held-out training episodes
     history: list[dict] = field(default_factory=list)  # per generation statistics
     ppo_updates: int = 0
     env_steps: int = 0
@@ -111,28 +114,30 @@ class RewardEvolution:
                 on_generation(stats)
         finalists = self._finalists(population)
         if polished is None:
-            polished = self._tune(finalists[0], self.cfg.polish_updates)
+            polished = self._tune(finalists[0].forest, self.cfg.polish_updates)
             self._save(checkpoint, population, self.cfg.generations - 1, polished)
-        evolved = {f"evolved-{i + 1}": forest for i, forest in enumerate(finalists)}
-        candidates = {"distilled": self.distilled, **evolved, "polished": polished}
+        evolved = {f"evolved-{i + 1}": member for i, member in enumerate(finalists)}
+        candidates = {"distilled": Member(self.distilled, "distilled"), **evolved,
+                      "polished": Member(polished, "ppo", lineage=finalists[0].lineage)}
         return self._select(candidates)
 
-    def _finalists(self, population: list[Member]) -> list[SymbolicForest]:
+    def _finalists(self, population: list[Member]) -> list[Member]:
         """The last generation's ``selection_candidates`` best distinct forests, best first."""
-        finalists: dict[str, SymbolicForest] = {}
+        finalists: dict[str, Member] = {}
         for i in np.argsort([-m.fitness for m in population], kind="stable"):
-            finalists.setdefault(population[i].key, population[i].forest)
+            finalists.setdefault(population[i].key, population[i])
         return list(finalists.values())[: self.cfg.selection_candidates]
 
-    def _select(self, candidates: dict[str, SymbolicForest]) -> FinetuneResult:
+    def _select(self, candidates: dict[str, Member]) -> FinetuneResult:
         """Whole games on held-out training seeds; on equal scores the earlier (least changed) candidate."""
         seeds = draw_seeds(self.rng, self.cfg.selection_episodes, self.exclude)
-        forests = list(candidates.values())
+        forests = [m.forest for m in candidates.values()]
         returns = self._play(forests, seeds, self.cfg.selection_max_steps, self.selection_game)
         scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
         chosen = int(np.argmax(scores))
-        selection = {name: {"return_mean": float(r.mean()), "fitness": float(s), "size": f.size}
-                     for name, f, r, s in zip(candidates, forests, returns, scores, strict=True)}
+        selection = {name: {"return_mean": float(r.mean()), "fitness": float(s), "size": m.forest.size,
+                            "lineage": "distilled, unchanged" if name == "distilled" else m.lineage}
+                     for name, m, r, s in zip(candidates, candidates.values(), returns, scores, strict=True)}
         return FinetuneResult(forests[chosen], list(candidates)[chosen], selection, self.history,
                               self.updates, self.env_steps)
 
@@ -163,7 +168,7 @@ class RewardEvolution:
         population += self._screened_fresh(n_fresh)
         while len(population) < cfg.population_size:
             method = ("subtree", "hoist", "point", "constant")[self.rng.choice(4, p=weights / weights.sum())]
-            population.append(self._vary(self.distilled, method, None))
+            population.append(self._vary(population[0], method, None))
         return population
 
     def _screened_fresh(self, n: int) -> list[Member]:
@@ -188,36 +193,40 @@ class RewardEvolution:
             programs.append(list(nodes))
         d = self.distilled
         return Member(SymbolicForest(programs, d.feature_names, d.action_names, d.function_names,
-                                     d.feature_spec, d.scale), "fresh")
+                                     d.feature_spec, d.scale), "fresh", lineage="fresh")
 
     def _breed(self, parents: list[Member]) -> list[Member]:
         cfg = self.cfg
         scores = np.array([m.fitness for m in parents])
         order = np.argsort(-scores, kind="stable")
-        children = [Member(parents[i].forest, "elite") for i in order[: cfg.elitism]]
+        children = [Member(parents[i].forest, "elite", lineage=parents[i].lineage)
+                    for i in order[: cfg.elitism]]
         thresholds = np.cumsum([cfg.p_crossover, cfg.p_subtree_mutation, cfg.p_hoist_mutation,
                                 cfg.p_point_mutation, cfg.p_constant_mutation])
         methods = ("crossover", "subtree", "hoist", "point", "constant")
         while len(children) < cfg.population_size:
-            parent = parents[self._tournament(scores)].forest
+            parent = parents[self._tournament(scores)]
             if self.rng.uniform() < cfg.p_ppo and self.tuner is not None:
-                children.append(Member(self._tune(parent, cfg.ppo_updates), "ppo"))
+                tuned = self._tune(parent.forest, cfg.ppo_updates)
+                children.append(Member(tuned, "ppo", lineage=parent.lineage))
                 continue
             draw = self.rng.uniform()
             chosen = int(np.searchsorted(thresholds, draw, side="right"))
             if chosen == len(methods):
-                children.append(Member(parent, "reproduction"))
+                children.append(Member(parent.forest, "reproduction", lineage=parent.lineage))
                 continue
-            donor = parents[self._tournament(scores)].forest if methods[chosen] == "crossover" else None
+            donor = parents[self._tournament(scores)] if methods[chosen] == "crossover" else None
             children.append(self._vary(parent, methods[chosen], donor))
         return children
 
-    def _vary(self, forest: SymbolicForest, method: str, donor: SymbolicForest | None) -> Member:
+    def _vary(self, parent: Member, method: str, donor: Member | None) -> Member:
         """One gplearn operator on one action's program; an oversized result keeps the parent."""
+        forest = parent.forest
+        lineage = parent.lineage if donor is None or donor.lineage == parent.lineage else "mixed"
         action = self.rng.randint(forest.n_actions)
         program = PolicyProgram(self.settings, None, list(forest.programs[action]))
         if method == "crossover":
-            nodes = program.crossover(list(donor.programs[action]), self.rng)[0]
+            nodes = program.crossover(list(donor.forest.programs[action]), self.rng)[0]
         elif method == "subtree":
             nodes = program.subtree_mutation(self.rng)[0]
         elif method == "hoist":
@@ -227,12 +236,12 @@ class RewardEvolution:
         else:
             nodes = program.constant_mutation(self.rng)
         if len(nodes) > self.cfg.max_program_size:
-            return Member(forest, "reproduction")
+            return Member(forest, "reproduction", lineage=parent.lineage)
         programs = list(forest.programs)
         programs[action] = list(nodes)
         child = SymbolicForest(programs, forest.feature_names, forest.action_names, forest.function_names,
                                forest.feature_spec, forest.scale)
-        return Member(child, method)
+        return Member(child, method, lineage=lineage)
 
     def _tournament(self, scores: np.ndarray) -> int:
         contenders = self.rng.randint(0, len(scores), self.cfg.tournament_size)
@@ -266,17 +275,21 @@ class RewardEvolution:
     def _record(self, population: list[Member], generation: int, seconds: float, steps: int) -> dict:
         best = self._best(population)
         origins: dict[str, int] = {}
+        lineages: dict[str, int] = {}
         for member in population:
             origins[member.origin] = origins.get(member.origin, 0) + 1
+            lineages[member.lineage] = lineages.get(member.lineage, 0) + 1
         stats = {
             "generation": generation,
             "best_return": best.mean_return,
             "best_fitness": best.fitness,
             "best_size": best.forest.size,
             "best_origin": best.origin,
+            "best_lineage": best.lineage,
             "mean_return": float(np.mean([m.mean_return for m in population])),
             "mean_size": float(np.mean([m.forest.size for m in population])),
             "origins": origins,
+            "lineages": lineages,
             "ppo_updates": self.updates,
             "env_steps": self.env_steps,
             "fitness_steps": steps,
@@ -303,7 +316,7 @@ class RewardEvolution:
             "generation": generation,
             "rng": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
             "population": [{**_tokens(m.forest), "origin": m.origin, "mean_return": m.mean_return,
-                            "fitness": m.fitness} for m in population],
+                            "fitness": m.fitness, "lineage": m.lineage} for m in population],
             "polished": None if polished is None else _tokens(polished),
             "value": None if self.tuner is None else self.tuner.value_state(),
             "ppo_updates": self.updates,
@@ -318,7 +331,7 @@ class RewardEvolution:
                             "pass --force to start over")
         name, keys, pos, has_gauss, cached = state["rng"]
         self.rng.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-        population = [Member(self._forest(m), m["origin"], m["mean_return"], m["fitness"])
+        population = [Member(self._forest(m), m["origin"], m["mean_return"], m["fitness"], m["lineage"])
                       for m in state["population"]]
         if self.tuner is not None and state["value"] is not None:
             self.tuner.load_value_state(state["value"])

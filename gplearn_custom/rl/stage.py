@@ -127,6 +127,8 @@ def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
         "teacher": teacher_return(config, inputs.teacher_dir),
         "random": random_return(config),
         "chosen": result.chosen,
+        # where the output comes from: the distilled forest unchanged, changed from it, or grown afresh
+        "lineage": result.selection[result.chosen]["lineage"],
         "selection": result.selection,
         "search_seconds": search_seconds,
         "ppo_updates": result.ppo_updates,
