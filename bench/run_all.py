@@ -1,7 +1,7 @@
 """``make bench``: every table that tracks the project's targets, one script after another.
 
-Each script prints its table and writes bench/results/NAME.json; this one collects them into
-bench/results/all.json. Expect about half an hour on 2 CPU cores.
+Each script prints its table and writes results/NAME.json; this one collects them into
+results/all.json. Expect about half an hour on 2 CPU cores.
 """
 
 from __future__ import annotations

@@ -1,0 +1,111 @@
+"""Pixels only (issue 14): the default pipeline over several seeds, nothing privileged.
+
+    .venv/bin/python bench/pixels_only.py [--config configs/pong.yaml] [--seeds 0,1,2] [--fresh]
+
+Each seed runs ``run_pipeline.py --seed S`` in ``bench/runs/pixels_<game>/seedS`` (a finished run
+is read again; ``--fresh`` deletes it first). Per seed:
+teacher, distilled and fine-tuned returns on the evaluation seeds, all through the learned
+perception; the agent type found from the actions and whether it is the game's agent (the one
+privileged check, against the true objects); the pipeline's wall time, from the run's marker to
+the report's completion record (the machine's load at the time is not recorded there: say it).
+Targets: fine-tuned >= teacher on every seed; distilled >= 0.9 x teacher on at least 2 of 3
+seeds; the agent found on every seed; ``make demo`` <= 10 minutes.
+Writes results/pixels_only_<game>.json, merging rows by seed, so seeds may run as separate
+(parallel) commands; each row keeps the overrides it ran with (e.g. one torch thread per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchlib import RESULTS, ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
+
+from reporting.build import pick
+
+
+def pipeline_seconds(run: Path) -> float:
+    """From the run's marker (written as the first stage starts) to the report's completion record."""
+    finished = json.loads((run / "report" / "complete.json").read_text())["finished"]
+    return time.mktime(time.strptime(finished, "%Y-%m-%dT%H:%M:%S")) - (run / "run.json").stat().st_mtime
+
+
+def seed_row(run: Path, seed: int) -> dict:
+    meta = json.loads((run / "dataset.meta.json").read_text())
+    distill = json.loads((run / "distill" / "eval.json").read_text())
+    finetune = json.loads((run / "finetune" / "eval.json").read_text())
+    if finetune.get("privileged") or meta.get("object_source") == "oracle":
+        raise SystemExit(f"error: {run} used privileged objects; this bench measures pixels only")
+    teacher = json.loads((run / "teacher" / "complete.json").read_text())["summary"]["return_mean"]
+    distilled = distill["return"]["return_mean"]
+    finetuned = finetune["finetuned"]["return_mean"]
+    agent = meta["agent_type"]
+    return {
+        "seed": seed, "random": finetune["random"]["return_mean"], "teacher": teacher, "distilled": distilled,
+        "finetuned": finetuned,
+        "distilled_over_teacher": distilled / teacher if teacher > 0 else None,
+        "finetuned_ge_teacher": finetuned >= teacher, "distilled_ge_0.9_teacher": distilled >= 0.9 * teacher,
+        "agent_type": meta["object_types"][agent] if agent is not None else None,
+        "agent_share_explained": None if agent is None else
+        meta["agent_evidence"]["explained_share"][meta["object_types"][agent]],
+        "next_share_explained": sorted(meta["agent_evidence"]["explained_share"].values())[-2],
+        "agent_found_correctly": pick(meta, "diagnostics.agent_type_check.correct"),
+        "types": meta["object_types"], "type_purity": pick(meta, "diagnostics.types_vs_truth.purity"),
+        "distilled_size": distill["symbolic"]["size"], "finetuned_size": finetune["finetuned"]["size"],
+        "finetune_search_objects": finetune["search_objects"],
+        "finetuned_lineage": finetune.get("lineage"), "distilled_agreement": distill["symbolic"]["agreement"],
+        "pipeline_wall_seconds": round(pipeline_seconds(run)),
+        "stage_seconds": {stage: round(json.loads((run / stage / "complete.json").read_text())["summary"]
+                                       .get(key, float("nan")))
+                          for stage, key in (("teacher", "wall_seconds"), ("distill", "distill_seconds"))},
+    }
+
+
+def merged_rows(name: str, rows: list[dict]) -> list[dict]:
+    """This command's rows over the rows of earlier commands for other seeds."""
+    path = RESULTS / f"{name}.json"
+    earlier = json.loads(path.read_text())["rows"] if path.is_file() else []
+    seeds = {row["seed"] for row in rows}
+    return sorted([row for row in earlier if row["seed"] not in seeds] + rows, key=lambda row: row["seed"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "pong.yaml"))
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated pipeline seeds")
+    parser.add_argument("--fresh", action="store_true", help="delete each seed's run first and time it")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    game = Path(args.config).stem
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        run = ROOT / "bench" / "runs" / f"pixels_{game}" / f"seed{seed}"
+        if args.fresh and run.exists():
+            shutil.rmtree(run)
+        if not (run / "report" / "complete.json").is_file():  # a finished run is only read
+            subprocess.run([sys.executable, str(ROOT / "run_pipeline.py"), "--config", args.config,
+                            "--run", str(run), "--seed", str(seed), *args.overrides], cwd=ROOT, check=True)
+        row = seed_row(run, seed)
+        rows.append({**row, "overrides": args.overrides})
+    rows = merged_rows(f"pixels_only_{game}", rows)
+    columns = ["seed", "teacher", "distilled", "finetuned", "agent_type", "agent_found_correctly",
+               "distilled_size", "finetuned_size", "pipeline_wall_seconds"]
+    print(table(rows, columns))
+    targets = {
+        "finetuned_ge_teacher_every_seed": all(r["finetuned_ge_teacher"] for r in rows),
+        "distilled_ge_0.9_teacher_seeds": sum(r["distilled_ge_0.9_teacher"] for r in rows),
+        "agent_found_every_seed": all(r["agent_found_correctly"] for r in rows),
+        "max_pipeline_wall_seconds": max((r["pipeline_wall_seconds"] or 0) for r in rows) or None,
+    }
+    print(targets)
+    result = {"config": args.config, "rows": rows, "targets": targets}
+    print(f"results -> {save(f'pixels_only_{game}', result)}")
+
+
+if __name__ == "__main__":
+    main()
