@@ -26,6 +26,14 @@ def save(name: str, result: dict) -> Path:
     return write_json(RESULTS / f"{name}.json", {"machine": machine(), **result})
 
 
+def bootstrap_ci(values: list[float], draws: int = 10_000, seed: int = 0) -> list[float]:
+    """95 % percentile-bootstrap interval of the mean (over episodes, or over pipeline seeds)."""
+    import numpy as np
+
+    means = np.random.default_rng(seed).choice(np.asarray(values, dtype=float), (draws, len(values))).mean(1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     """A plain markdown table of ``rows`` (numbers rounded for reading)."""
     def cell(value) -> str:

@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import RESULTS, ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
+import numpy as np
+from benchlib import RESULTS, ROOT, bootstrap_ci, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from reporting.build import pick
 
@@ -103,7 +104,11 @@ def main() -> None:
         "max_pipeline_wall_seconds": max((r["pipeline_wall_seconds"] or 0) for r in rows) or None,
     }
     print(targets)
-    result = {"config": args.config, "rows": rows, "targets": targets}
+    means = {key: {"mean": float(np.mean([r[key] for r in rows])),
+                   "ci95": bootstrap_ci([r[key] for r in rows])}
+             for key in ("random", "teacher", "distilled", "finetuned")}
+    print(means)
+    result = {"config": args.config, "rows": rows, "targets": targets, "over_seeds": means}
     print(f"results -> {save(f'pixels_only_{game}', result)}")
 
 

@@ -16,8 +16,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-import numpy as np
-from benchlib import save  # noqa: I001  (puts the repository on sys.path)
+from benchlib import bootstrap_ci, save  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict, load_yaml
 from common.evaluation import evaluate
@@ -25,13 +24,6 @@ from common.io import read_json, write_json
 from common.schema import Config
 from reporting.curves import plot_curves, read_scalars
 from teacher.agent import MODEL_FILE, TeacherAgent
-
-
-def bootstrap_ci(values: list[float], seed: int = 0, draws: int = 10_000) -> list[float]:
-    """95 % percentile-bootstrap interval of the mean."""
-    rng = np.random.default_rng(seed)
-    means = rng.choice(np.asarray(values), (draws, len(values))).mean(1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
 def main() -> None:
