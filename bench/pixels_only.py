@@ -101,7 +101,7 @@ def main() -> None:
         "finetuned_ge_teacher_every_seed": all(r["finetuned_ge_teacher"] for r in rows),
         "distilled_ge_0.9_teacher_seeds": sum(r["distilled_ge_0.9_teacher"] for r in rows),
         "agent_found_every_seed": all(r["agent_found_correctly"] for r in rows),
-        "max_pipeline_wall_seconds": max((r["pipeline_wall_seconds"] or 0) for r in rows) or None,
+        "max_pipeline_wall_seconds": max(r["pipeline_wall_seconds"] for r in rows),
     }
     print(targets)
     means = {key: {"mean": float(np.mean([r[key] for r in rows])),

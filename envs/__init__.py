@@ -76,32 +76,28 @@ class GreyFrames(gym.ObservationWrapper):
         return to_grey(observation)
 
 
-class WithoutObjects(gym.Wrapper):
-    """Drops ``info["objects"]`` for training: SB3's DummyVecEnv deep-copies every info every step,
-    and the teacher never reads the true objects (about 7 % of its training time)."""
+class WithoutInfo(gym.Wrapper):
+    """Deletes the named ``info`` keys at every reset and step.
 
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        info.pop("objects", None)
-        return obs, reward, terminated, truncated, info
+    Training drops ``objects``: SB3's DummyVecEnv deep-copies every info every step and the teacher
+    never reads the true objects (about 7 % of its training time). ``env.hide_truth`` drops
+    ``objects`` and ``ram``: the pipeline then sees what a user's game without truth gives it.
+    """
 
-
-class HideTruth(gym.Wrapper):
-    """Deletes what only the game knows (``info["objects"]``, ``info["ram"]``) from every step:
-    the pipeline then sees what a user's game without truth gives it (``env.hide_truth``)."""
-
-    TRUTH = ("objects", "ram")
+    def __init__(self, env: gym.Env, keys: tuple[str, ...]):
+        super().__init__(env)
+        self.keys = keys
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        return obs, self._without_truth(info)
+        return obs, self._without(info)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, self._without_truth(info)
+        return obs, reward, terminated, truncated, self._without(info)
 
-    def _without_truth(self, info: dict) -> dict:
-        return {k: v for k, v in info.items() if k not in self.TRUTH}
+    def _without(self, info: dict) -> dict:
+        return {k: v for k, v in info.items() if k not in self.keys}
 
 
 @cache
@@ -155,9 +151,9 @@ def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
         if (cfg.frame_skip or 1) > 1:
             env = ActionRepeat(env, cfg.frame_skip)
         if train:
-            env = WithoutObjects(env)
+            env = WithoutInfo(env, ("objects",))
     if cfg.hide_truth:
-        env = HideTruth(env)
+        env = WithoutInfo(env, ("objects", "ram"))
     if cfg.max_episode_steps:
         env = gym.wrappers.TimeLimit(env, cfg.max_episode_steps)
     if seed is not None:

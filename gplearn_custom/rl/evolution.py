@@ -117,8 +117,8 @@ class RewardEvolution:
             polished = self._tune(finalists[0].forest, self.cfg.polish_updates)
             self._save(checkpoint, population, self.cfg.generations - 1, polished)
         evolved = {f"evolved-{i + 1}": member for i, member in enumerate(finalists)}
-        candidates = {"distilled": Member(self.distilled, "distilled"), **evolved,
-                      "polished": Member(polished, "ppo", lineage=finalists[0].lineage)}
+        candidates = {"distilled": Member(self.distilled, "distilled", lineage="distilled, unchanged"),
+                      **evolved, "polished": Member(polished, "ppo", lineage=finalists[0].lineage)}
         return self._select(candidates)
 
     def _finalists(self, population: list[Member]) -> list[Member]:
@@ -136,7 +136,7 @@ class RewardEvolution:
         scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
         chosen = int(np.argmax(scores))
         selection = {name: {"return_mean": float(r.mean()), "fitness": float(s), "size": m.forest.size,
-                            "lineage": "distilled, unchanged" if name == "distilled" else m.lineage}
+                            "lineage": m.lineage}
                      for name, m, r, s in zip(candidates, candidates.values(), returns, scores, strict=True)}
         return FinetuneResult(forests[chosen], list(candidates)[chosen], selection, self.history,
                               self.updates, self.env_steps)
