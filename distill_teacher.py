@@ -5,9 +5,9 @@
 """
 
 from common.cli import run_cli
-from gplearn_custom.stage import SECTIONS, STAGE, main, stage_fingerprint
+from gplearn_custom.stage import READS, SECTIONS, STAGE, main
 
-__all__ = ["SECTIONS", "STAGE", "main", "stage_fingerprint"]
+__all__ = ["READS", "SECTIONS", "STAGE", "main"]
 
 if __name__ == "__main__":
     run_cli(main)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from common.cli import parse_stage_args, run_cli, stage_parser
 from common.errors import UserError
-from common.runs import section_fingerprint
 
 STAGE = "dataset"
 SECTIONS = ("env", "teacher", "detector", "dataset")
+READS = ("teacher", "space")
 DATASET = "dataset.json"
 
 
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> dict:
         from space.oracle import AtariRamObjects, atari_game
 
         true_names = AtariRamObjects(atari_game(config.env.id)).type_names
-    key = section_fingerprint(config, SECTIONS)
+    key = stage.key(config, SECTIONS, READS)
     stage.prepare(config, key, args.resume, args.force)
     remove_partial(out)
     meta = generate(config, args.run.path, source, out, true_names, action_names(config.env))

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from common.cli import parse_stage_args, run_cli, stage_parser
 from common.io import read_json, write_json
-from common.runs import section_fingerprint
 
 STAGE = "report"
 SECTIONS = ("env", "teacher", "frames", "detector", "dataset", "distill", "finetune", "evaluation",
             "transfer")
+READS = ("teacher", "dataset", "distill", "finetune")
 GIF_STEPS = 240
 
 
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> Path:
     teacher_dir = args.run.stage("teacher", "train_visual_rl.py").require_complete().path
     args.run.stage("distill", "distill_teacher.py").require_complete()
     stage = args.run.stage(STAGE, "report.py")
-    key = section_fingerprint(config, SECTIONS)
+    key = stage.key(config, SECTIONS, READS)
     out = stage.prepare(config, key, args.resume, args.force)
 
     import torch

@@ -2,9 +2,10 @@
 
     python run_pipeline.py --config configs/pong.yaml --run runs/pong [key=value ...]
 
-A stage whose artifacts are complete for the same settings is skipped; one that was interrupted
-continues with --resume; one finished with other settings is an error unless --force is given,
-which redoes every stage.
+A stage whose artifacts are complete for the same settings and inputs is skipped; one that was
+interrupted continues with --resume; one whose inputs changed since (an upstream stage was re-run)
+is stale and redone; one finished with other settings is an error unless --force is given, which
+redoes every stage.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import time
 
 from common.cli import run_cli
 from common.errors import UserError
-from common.runs import RunFolder, section_fingerprint
+from common.runs import RunFolder
 from common.schema import load_config
 
-# (module with STAGE, SECTIONS and main(argv), extra leading arguments); a module may define
-# stage_fingerprint(config, run) when its output depends on more than its config sections
+# (module with STAGE, SECTIONS, READS and main(argv), extra leading arguments)
 PIPELINE: list[tuple[str, list[str]]] = [
     ("train_visual_rl", []),
     ("save_frames", []),
@@ -51,22 +51,22 @@ def main(argv: list[str]) -> None:
     for module_name, extra in PIPELINE:
         module = importlib.import_module(module_name)
         stage = run.stage(module.STAGE, f"{module_name}.py")
-        if hasattr(module, "stage_fingerprint"):
-            key = module.stage_fingerprint(config, run.path)
-        else:
-            key = section_fingerprint(config, module.SECTIONS)
+        state = stage.state(stage.key(config, module.SECTIONS, module.READS))
         flags = []
         if args.force:
             flags = ["--force"]
-        elif stage.complete:
-            if stage.record()["fingerprint"] == key:
-                print(f"[{module.STAGE}] complete, skipped")
-                continue
+        elif state == "complete":
+            print(f"[{module.STAGE}] complete, skipped")
+            continue
+        elif state == "stale":
+            flags = ["--force"]
+            print(f"[{module.STAGE}] stale: an input it read was remade since; redoing it")
+        elif state == "other settings":
             raise UserError(
-                f"{stage.path} was made with other settings; pass --force to redo the pipeline "
-                "or use another --run"
+                f"{stage.path} was made with other settings or another version of this project; "
+                "pass --force to redo the pipeline or use another --run"
             )
-        elif stage.started:
+        elif state == "started":
             flags = ["--resume"]
             print(f"[{module.STAGE}] resuming")
         print(f"[{module.STAGE}] running")

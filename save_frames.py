@@ -14,11 +14,11 @@ from tqdm import tqdm
 
 from common.cli import parse_stage_args, run_cli, stage_parser
 from common.io import read_json, write_json
-from common.runs import section_fingerprint
 from common.shards import write_shard
 
 STAGE = "frames"
 SECTIONS = ("env", "teacher", "frames")
+READS = ("teacher",)
 
 
 def main(argv: list[str]) -> dict:
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> dict:
         raise UserError(f"frames.random_action_prob must be in [0, 1], got {f.random_action_prob}")
     teacher_dir = args.run.stage("teacher", "train_visual_rl.py").require_complete().path
     stage = args.run.stage(STAGE, "save_frames.py")
-    key = section_fingerprint(config, SECTIONS)
+    key = stage.key(config, SECTIONS, READS)
     out = stage.prepare(config, key, args.resume, args.force)
 
     from envs import action_names, object_type_names

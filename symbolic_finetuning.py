@@ -11,22 +11,11 @@ config.yaml and complete.json. See gplearn_custom/rl/.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 from common.cli import parse_stage_args, run_cli, stage_parser
-from common.config import fingerprint
-from common.runs import section_fingerprint
 
 STAGE = "finetune"
 SECTIONS = ("env", "teacher", "detector", "dataset", "distill", "evaluation", "finetune")
-
-
-def stage_fingerprint(config, run: Path) -> str:
-    """The settings and the distilled program's bytes: a new distillation means a new fine-tuning."""
-    program = Path(run) / "distill" / "program.json"
-    digest = hashlib.sha256(program.read_bytes()).hexdigest()[:16] if program.is_file() else None
-    return fingerprint({"config": section_fingerprint(config, SECTIONS), "distilled": digest})
+READS = ("teacher", "dataset", "distill", "distill/program.json")
 
 
 def main(argv: list[str]) -> dict:
@@ -37,7 +26,7 @@ def main(argv: list[str]) -> dict:
     from gplearn_custom.rl.stage import finetune, load_inputs
 
     inputs = load_inputs(args.config, args.run)
-    key = stage_fingerprint(args.config, args.run.path)
+    key = stage.key(args.config, SECTIONS, READS)
     out = stage.prepare(args.config, key, args.resume, args.force)
     report = finetune(args.config, inputs, out)
     tuned, distilled, teacher = report["finetuned"], report["distilled"], report["teacher"]

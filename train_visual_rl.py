@@ -10,10 +10,10 @@ it copies that shipped teacher instead of training one, and evaluates it.
 from __future__ import annotations
 
 from common.cli import parse_stage_args, run_cli, stage_parser
-from common.runs import section_fingerprint
 
 STAGE = "teacher"
 SECTIONS = ("env", "teacher", "evaluation")
+READS: tuple[str, ...] = ()  # upstream stages and files: none
 
 
 def main(argv: list[str]) -> dict:
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> dict:
 
     check_config(args.config)
     args.run.create_marker(args.config.env.id)
-    key = section_fingerprint(args.config, SECTIONS)
+    key = stage.key(args.config, SECTIONS, READS)
     out = stage.prepare(args.config, key, args.resume, args.force)
     if args.config.teacher.zoo:
         summary = install_zoo_teacher(args.config, out)

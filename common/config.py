@@ -141,6 +141,22 @@ def describe(cls: type, prefix: str = "") -> list[str]:
     return lines
 
 
+def check_ranges(section: str, cfg: Any, *, at_least_one: tuple[str, ...] = (),
+                 non_negative: tuple[str, ...] = (), unit: tuple[str, ...] = (),
+                 positive: tuple[str, ...] = ()) -> None:
+    """The common rules on a section's numbers, checked one way everywhere: each failure is one
+    ``UserError`` naming the key, the rule and the value given."""
+    rules = ((at_least_one, lambda v: v >= 1, "must be at least 1"),
+             (non_negative, lambda v: v >= 0, "must not be negative"),
+             (unit, lambda v: 0 <= v <= 1, "must be in [0, 1]"),
+             (positive, lambda v: v > 0, "must be positive"))
+    for keys, holds, rule in rules:
+        for key in keys:
+            value = getattr(cfg, key)
+            if value is not None and not holds(value):
+                raise UserError(f"{section}.{key} {rule}, got {value}")
+
+
 def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 

@@ -2,16 +2,21 @@
 
 A run folder ``runs/NAME/`` holds ``run.json`` (which environment it belongs to) and one folder
 per stage. A stage folder is *complete* once ``complete.json`` is written, last, atomically; it
-records the fingerprint of the config that made it, so the pipeline runner can tell a finished
-stage from one made with other settings.
+records the stage's key: the fingerprint of its config sections and the project's version
+(``settings``) and of the upstream artifacts it read (each upstream stage's completion record,
+each input file's bytes). A stage re-run upstream therefore makes every stage after it stale, and
+the pipeline runner can tell a finished stage from a stale one and from one made with other settings.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
+import tomllib
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from common.config import dump_yaml, fingerprint
 from common.errors import UserError
@@ -19,6 +24,16 @@ from common.io import read_json, write_json, write_text
 
 RUN_MARKER = "run.json"
 COMPLETE = "complete.json"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class StageKey(NamedTuple):
+    """What a stage's output depends on: ``settings`` (config sections, seed, project version) and
+    ``upstream`` (a digest per input it read); ``value`` fingerprints both."""
+
+    settings: str
+    upstream: dict[str, str | None]
+    value: str
 
 
 class StageDir:
@@ -61,28 +76,50 @@ class StageDir:
                 "or --force to start over"
             )
 
-    def prepare(self, config: Any, section_fingerprint: str, resume: bool, force: bool) -> Path:
+    def key(self, config: Any, sections: tuple[str, ...], reads: tuple[str, ...]) -> StageKey:
+        """This stage's key; ``reads`` names upstream stage folders (their completion record counts)
+        and files of the run folder (their bytes count)."""
+        upstream = {}
+        for name in reads:
+            path = self.run / name
+            path = path / COMPLETE if path.is_dir() else path
+            upstream[name] = _digest(path) if path.is_file() else None
+        settings = fingerprint({"config": section_fingerprint(config, sections),
+                                "version": project_version()})
+        return StageKey(settings, upstream, fingerprint({"settings": settings, "upstream": upstream}))
+
+    def prepare(self, config: Any, key: StageKey, resume: bool, force: bool) -> Path:
         """Create the folder (emptied with --force) and save the resolved config beside it."""
         self.check_writable(resume, force)
         if force and self.path.exists():
             shutil.rmtree(self.path)
         saved = self.path / "fingerprint.txt"
-        if resume and saved.is_file() and saved.read_text().strip() != section_fingerprint:
+        if resume and saved.is_file() and saved.read_text().strip() != key.value:
             raise UserError(
-                f"{self.path} was started with other settings; resume with the same config "
-                "or pass --force to start over"
+                f"{self.path} was started with other settings or inputs (an upstream stage was re-run, "
+                "or another project version); resume with the same config or pass --force to start over"
             )
         self.path.mkdir(parents=True, exist_ok=True)
         write_text(self.path / "config.yaml", dump_yaml(config))
-        write_text(saved, section_fingerprint + "\n")
+        write_text(saved, key.value + "\n")
         return self.path
 
-    def finish(self, section_fingerprint: str, summary: dict) -> None:
+    def finish(self, key: StageKey, summary: dict) -> None:
         write_json(
             self.path / COMPLETE,
-            {"fingerprint": section_fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-             "summary": summary},
+            {"fingerprint": key.value, "settings": key.settings, "upstream": key.upstream,
+             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "summary": summary},
         )
+
+    def state(self, key: StageKey) -> str:
+        """"complete" (same key), "stale" (same settings, other inputs), "other settings", "started"
+        (interrupted) or "new"."""
+        if self.complete:
+            record = self.record()
+            if record["fingerprint"] == key.value:
+                return "complete"
+            return "stale" if record.get("settings") == key.settings else "other settings"
+        return "started" if self.started else "new"
 
 
 class RunFolder:
@@ -119,6 +156,20 @@ class RunFolder:
 
     def stage(self, name: str, producer: str) -> StageDir:
         return StageDir(self.path, name, producer)
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+@cache
+def project_version() -> str:
+    """The version in pyproject.toml: a new version may make other artifacts, so it is in every key."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def section_fingerprint(config: Any, sections: tuple[str, ...]) -> str:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from common.config import check_ranges
+from common.errors import UserError
 
 DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "div", "neg", "abs", "max", "min", "gt", "ifgt")
 
@@ -42,6 +46,9 @@ class DistillConfig:
     elitism: int = 1
     optimize_constants: int = 1  # best forests whose constants L-BFGS tunes each generation (0: off)
     optimize_steps: int = 20  # L-BFGS iterations per tuning
+    # while tuning, gt and ifgt are sigmoids of this width (features are ~unit scale), so thresholds
+    # inside comparisons move too; null: hard judges (such thresholds then get no gradient)
+    soft_judges: float | None = 0.05
     temperature: float = 0.3  # teacher distribution p^(1/T) (Rusu et al.; T < 1 sharpens)
     strategy: str = "joint"  # "joint" or "coordinate" (see gplearn_custom/genetic.py)
     coordinate_generations: int = 2
@@ -72,3 +79,22 @@ class DistillConfig:
     # privileged diagnostic: also play the evaluation seeds on the game's true objects, where the
     # dataset's types are the game's own (oracle source, synthetic datasets)
     play_true_objects: bool = True
+
+
+def check_genetic(section: str, cfg: Any) -> None:
+    """The rules of the genetic-programming settings that both searches share (distill, finetune)."""
+    check_ranges(section, cfg, at_least_one=("population_size", "generations", "tournament_size",
+                                             "max_program_size"),
+                 unit=("p_crossover", "p_subtree_mutation", "p_hoist_mutation", "p_point_mutation",
+                       "p_point_replace", "p_constant_mutation"), non_negative=("parsimony_coefficient",))
+    if not 0 <= cfg.elitism < cfg.population_size:
+        raise UserError(f"{section}.elitism must be at least 0 and smaller than population_size")
+    total = (cfg.p_crossover + cfg.p_subtree_mutation + cfg.p_hoist_mutation + cfg.p_point_mutation
+             + cfg.p_constant_mutation)
+    if total > 1 + 1e-9:
+        raise UserError(f"{section}.p_* probabilities of the genetic operators sum to {total:.3f}; "
+                        "keep the sum <= 1")
+    if len(cfg.init_depth) != 2 or not 1 <= cfg.init_depth[0] <= cfg.init_depth[1]:
+        raise UserError(f"{section}.init_depth must be [min, max] with 1 <= min <= max, got {cfg.init_depth}")
+    if len(cfg.const_range) != 2 or cfg.const_range[0] > cfg.const_range[1]:
+        raise UserError(f"{section}.const_range must be [low, high] with low <= high, got {cfg.const_range}")

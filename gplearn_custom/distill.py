@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from common.config import check_ranges
 from common.errors import UserError
 from gplearn_custom.baselines import mlp_student, stock_gplearn
-from gplearn_custom.config import DistillConfig
+from gplearn_custom.config import DistillConfig, check_genetic
 from gplearn_custom.data import DistillData, split
 from gplearn_custom.evaluation import agreement_report, decisions_per_second
 from gplearn_custom.forest import SymbolicForest
@@ -54,30 +55,12 @@ def check_config(cfg: DistillConfig) -> None:
     fractions = (cfg.test_fraction, cfg.val_fraction)
     if not (all(0 <= f < 1 for f in fractions) and sum(fractions) < 1):
         raise UserError("distill.test_fraction and val_fraction must be in [0, 1) and sum below 1")
-    if len(cfg.init_depth) != 2 or not 1 <= cfg.init_depth[0] <= cfg.init_depth[1]:
-        raise UserError("distill.init_depth must be [min, max] with 1 <= min <= max")
-    if len(cfg.const_range) != 2 or cfg.const_range[0] > cfg.const_range[1]:
-        raise UserError("distill.const_range must be [low, high] with low <= high")
-    total = (cfg.p_crossover + cfg.p_subtree_mutation + cfg.p_hoist_mutation + cfg.p_point_mutation
-             + cfg.p_constant_mutation)
-    if total > 1 + 1e-9:
-        raise UserError(f"distill.p_* probabilities of the genetic operators sum to {total:.3f}; "
-                        "keep the sum <= 1")
-    for key in ("generations", "max_program_size", "tournament_size", "coordinate_generations",
-                "max_train_states", "optimize_steps", "max_slots", "speed_decisions", "select_max_steps"):
-        if getattr(cfg, key) < 1:
-            raise UserError(f"distill.{key} must be at least 1, got {getattr(cfg, key)}")
-    if cfg.dagger_rounds < 0 or cfg.dagger_steps < 1:
-        raise UserError("distill.dagger_rounds must be >= 0 and distill.dagger_steps >= 1")
-    if cfg.select_episodes < 0:
-        raise UserError(f"distill.select_episodes must be >= 0 (0: choose by agreement), "
-                        f"got {cfg.select_episodes}")
-    if cfg.restarts < 1:
-        raise UserError(f"distill.restarts must be at least 1, got {cfg.restarts}")
-    if not 0 <= cfg.elitism < cfg.population_size or cfg.optimize_constants < 0:
-        raise UserError("distill.population_size must exceed elitism >= 0; optimize_constants must be >= 0")
-    if cfg.temperature <= 0:
-        raise UserError("distill.temperature must be positive")
+    check_genetic("distill", cfg)
+    check_ranges("distill", cfg, at_least_one=("coordinate_generations", "max_train_states", "optimize_steps",
+                                                "max_slots", "speed_decisions", "select_max_steps",
+                                                "restarts", "dagger_steps"),
+                 non_negative=("dagger_rounds", "select_episodes", "optimize_constants"),
+                 positive=("temperature", "soft_judges"))
 
 
 def prepare(data: DistillData, cfg: DistillConfig, seed: int) -> Prepared:
@@ -114,6 +97,7 @@ def make_estimator(cfg: DistillConfig, seed: int, spec: FeatureSpec | None = Non
         p_point_mutation=cfg.p_point_mutation, p_point_replace=cfg.p_point_replace,
         p_constant_mutation=cfg.p_constant_mutation, max_program_size=cfg.max_program_size,
         elitism=cfg.elitism, optimize_constants=cfg.optimize_constants, optimize_steps=cfg.optimize_steps,
+        soft_judges=cfg.soft_judges,
         temperature=cfg.temperature, strategy=cfg.strategy,
         coordinate_generations=cfg.coordinate_generations, stopping_agreement=cfg.stopping_agreement,
         cache_mb=cfg.cache_mb, feature_names=None if spec is None else spec.names,

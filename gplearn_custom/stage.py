@@ -11,7 +11,6 @@ and the best trial's forest is the output; more processes with the same command 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +19,9 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from common.cli import parse_stage_args, stage_parser
-from common.config import fingerprint, to_dict
+from common.config import to_dict
 from common.errors import UserError
 from common.io import read_json, write_json
-from common.runs import section_fingerprint
 from envs import env_kind, object_type_names
 from gplearn_custom.dagger import run_dagger
 from gplearn_custom.data import dataset_files, load_dataset
@@ -43,12 +41,10 @@ from teacher.agent import TeacherAgent
 
 STAGE = "distill"
 SECTIONS = ("distill", "evaluation")
+# the dataset's bytes count too: a user may bring a dataset.json that no dataset stage made
+READS = ("dataset", "dataset.json", "dataset.meta.json", "teacher")
 
 
-def stage_fingerprint(config, run: Path) -> str:
-    """The settings and the exact dataset bytes: a regenerated dataset means a new distillation."""
-    return fingerprint({"config": section_fingerprint(config, SECTIONS),
-                        "dataset": [_digest(path) for path in dataset_files(run)]})
 
 
 def build_parser():
@@ -74,7 +70,7 @@ def main(argv: list[str]) -> dict:
         raise UserError(f"no dataset.json in {args.run.path}; "
                         f"run generate_dataset.py --run {args.run.path} first")
     stage = args.run.stage(STAGE, "distill_teacher.py")
-    stage_fp = stage_fingerprint(config, args.run.path)
+    stage_fp = stage.key(config, SECTIONS, READS)
     # workers of one study join the stage folder the first one created
     out = stage.prepare(config, stage_fp, resume=args.resume or options.trials > 0, force=args.force)
 
@@ -182,14 +178,6 @@ def _logger(writer: SummaryWriter, prefix: str, generations: int, stop_at: float
             bar.close()
 
     return log
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _print_summary(report: dict, out: Path) -> None:

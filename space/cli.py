@@ -15,7 +15,7 @@ import torch
 
 from common.cli import StageArgs, parse_stage_args, stage_parser
 from common.errors import UserError
-from common.runs import StageDir, section_fingerprint
+from common.runs import StageDir
 from common.shards import Shard, load_frames
 from space.config import DetectorConfig
 from space.evaluate import evaluate_source, run_source, summary_line, write_report
@@ -25,6 +25,7 @@ from space.sources import ObjectSource, RoiFilter, make_source
 STAGE = "space"
 PRODUCER = "python -m space train"
 SECTIONS = ("env", "frames", "detector")
+READS = ("frames",)
 COMMANDS = ("train", "eval", "show")
 USAGE = (
     "usage: python -m space {train,eval,show} --config configs/X.yaml --run runs/NAME [options] "
@@ -68,8 +69,8 @@ def train(args: StageArgs) -> dict:
     stage.check_writable(args.resume, args.force)
     shard = load_frames(args.run.path / "frames", cfg.train.n_frames)
     train_frames, held_out = split(shard, cfg)
-    fingerprint = section_fingerprint(config, SECTIONS)
-    folder = stage.prepare(config, fingerprint, args.resume, args.force)
+    key = stage.key(config, SECTIONS, READS)
+    folder = stage.prepare(config, key, args.resume, args.force)
     summary: dict = {"source": cfg.source}
     if cfg.source == "space":
         from space.train import train_space
@@ -93,7 +94,7 @@ def train(args: StageArgs) -> dict:
     report = _evaluate(args, stage, held_out)
     summary.update({k: report[k] for k in ("f1", "precision", "recall", "count_accuracy", "ap")
                     if k in report})
-    stage.finish(fingerprint, summary)
+    stage.finish(key, summary)
     print(summary_line(report))
     return summary
 

@@ -30,7 +30,8 @@ def run_dir(tmp_path_factory):
     RunFolder(run).create_marker(config.env.id)
     (run / "teacher").mkdir()
     model.save(run / "teacher" / MODEL_FILE)
-    RunFolder(run).stage("teacher", "train_visual_rl.py").finish("test", {})
+    teacher = RunFolder(run).stage("teacher", "train_visual_rl.py")
+    teacher.finish(teacher.key(config, ("teacher",), ()), {})
     return run
 
 

@@ -73,17 +73,17 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(tmp_path, d
     runs = {"baselines": False, "generations": 4, "restarts": 2, "restart_below": 1.01}  # two restarts
     main(make_run(tmp_path / "whole", dataset, **runs))
     args = make_run(tmp_path / "cut", dataset, **runs)
-    record = genetic.SymbolicPolicyDistiller._record
+    record = genetic.SymbolicPolicyDistiller._stats
 
     def interrupt_at_generation_2(self, population, generation, *rest):
         if generation == 2:
             raise KeyboardInterrupt
         return record(self, population, generation, *rest)
 
-    monkeypatch.setattr(genetic.SymbolicPolicyDistiller, "_record", interrupt_at_generation_2)
+    monkeypatch.setattr(genetic.SymbolicPolicyDistiller, "_stats", interrupt_at_generation_2)
     with pytest.raises(KeyboardInterrupt):
         main(args)
-    monkeypatch.setattr(genetic.SymbolicPolicyDistiller, "_record", record)
+    monkeypatch.setattr(genetic.SymbolicPolicyDistiller, "_stats", record)
     with pytest.raises(UserError, match="--resume"):
         main(args)
     main([*args, "--resume"])

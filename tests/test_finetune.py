@@ -196,6 +196,19 @@ def run_search(cfg: FinetuneConfig, forest: SymbolicForest, checkpoint=None, on_
     return RewardEvolution(cfg, forest, game, tuner, EVAL_SEEDS, seed=0).run(checkpoint, on_generation)
 
 
+def test_ppo_reports_approximate_kl_clip_fraction_and_explained_variance():
+    cfg = FinetuneConfig(**{**TINY, "n_steps": 64, "n_epochs": 4})
+    tuner = ConstantTuner(cfg, Lockstep(EnvConfig(), SPEC, None, cfg.n_envs), None, EVAL_SEEDS, seed=0)
+    updates = []
+    tuner.tune(with_biases(pong_forest(0.2), cfg.max_program_size), 3, 0, np.random.RandomState(0),
+               lambda update, stats: updates.append(stats))
+    assert len(updates) == 3
+    for stats in updates:
+        assert stats["approx_kl"] >= 0 and 0 <= stats["clip_fraction"] <= 1  # (r - 1) - log r >= 0
+        assert stats["explained_variance"] <= 1
+    assert any(stats["approx_kl"] > 0 for stats in updates)  # the constants moved the policy
+
+
 def test_short_finetuning_does_not_lower_the_return_of_a_perturbed_forest():
     perturbed = pong_forest(noop_bias=0.2)
     cfg = FinetuneConfig(**{**TINY, "generations": 3, "population_size": 6})
@@ -218,12 +231,12 @@ def still_forest() -> SymbolicForest:
 def test_first_population_mixes_the_distilled_forest_fresh_forests_and_mutants(fresh_share):
     cfg = FinetuneConfig(**{**TINY, "population_size": 8, "fresh_share": fresh_share})
     search = RewardEvolution(cfg, still_forest(), Lockstep(EnvConfig(), SPEC, None, 8), None, EVAL_SEEDS, 0)
-    search.rng, search.env_steps = np.random.RandomState(0), 0
+    search._rng, search.env_steps = np.random.RandomState(0), 0
     population = search._initial()
     origins = [m.origin for m in population]
     assert len(population) == 8 and origins[0] == "distilled"
     assert origins.count("fresh") == round(fresh_share * 8)
-    assert all(size <= cfg.max_program_size for m in population for size in m.forest.sizes)
+    assert all(len(p) <= cfg.max_program_size for m in population for p in m.programs)
     lineages = [m.lineage for m in population]
     assert lineages.count("fresh") == origins.count("fresh")
     assert lineages.count("distilled") == 8 - lineages.count("fresh")

@@ -122,3 +122,43 @@ def test_constant_tuning_fixes_a_misplaced_threshold(pong):
     assert tuned.programs[1:] == forest.programs[1:] and tuned.scale > forest.scale
     no_constants = SymbolicForest([[dy], [dy], [dy]], spec.names, ["NOOP", "UP", "DOWN"], [], spec)
     assert ConstantOptimizer(X, soften(probs, 0.3))(no_constants) is None
+
+
+def test_a_scikit_learn_classifier_whose_warm_start_continues_one_run(pong):
+    from sklearn.base import clone, is_classifier
+
+    spec, X, probs = pong
+    est = estimator(spec, generations=2, warm_start=True)
+    assert is_classifier(est) and clone(est).get_params() == est.get_params()
+    est.fit(X, probs)
+    assert list(est.classes_) == [0, 1, 2]
+    assert est.score(X, probs) == pytest.approx(est.run_details_[-1]["best_agreement"])
+    assert est.score(X, probs.argmax(1)) == est.score(X, probs)
+    est.set_params(generations=5).fit(X, probs)  # three more generations, same population and stream
+    longer = estimator(spec, generations=5).fit(X, probs)
+    assert len(est.run_details_) == 5 and est.forest_.programs == longer.forest_.programs
+    with pytest.raises(ValueError, match="fewer"):
+        est.set_params(generations=3).fit(X, probs)
+    with pytest.raises(ValueError, match="same data"):
+        est.set_params(generations=6).fit(X[:-1], probs[:-1])
+
+
+def test_threads_evaluate_the_same_forests(pong):
+    spec, X, probs = pong
+    one, two = (estimator(spec, generations=3, n_jobs=n).fit(X, probs) for n in (1, 2))
+    assert one.forest_.programs == two.forest_.programs and one.n_evaluations_ == two.n_evaluations_
+    with pytest.raises(ValueError, match="n_jobs"):
+        estimator(spec, n_jobs=0).fit(X, probs)
+
+
+def test_soft_judges_move_a_threshold_inside_a_comparison_that_hard_ones_cannot():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(600, 1))
+    acts = (X[:, 0] > 0.6).astype(int)  # the teacher acts when the feature passes 0.6
+    target = soften(np.eye(2)[acts] * 0.98 + 0.01, 1.0)
+    forest = SymbolicForest([[0.0], [FUNCTIONS["gt"], 0, 0.3]], ["x"], ["wait", "act"], ["gt"], None, 5.0)
+    hard = ConstantOptimizer(X, target)(forest)
+    soft = ConstantOptimizer(X, target, soft_temperature=0.05)(forest)
+    assert hard.programs[1][2] == 0.3  # no gradient reaches a threshold through a hard step
+    assert 0.55 < soft.programs[1][2] < 0.65
+    assert np.mean(soft.predict(X) == acts) > 0.97 > 0.8 > np.mean(forest.predict(X) == acts)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 import run_pipeline
+import symbolic_finetuning
 from common.errors import UserError
 from gplearn_custom.rl import evolution
 from tests.helpers import PONG, TINY_TEACHER
@@ -60,5 +61,10 @@ def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkey
 
     run_pipeline.main(argv)  # everything finished: nothing is redone
     assert capsys.readouterr().out.count("complete, skipped") == len(STAGES)
+    symbolic_finetuning.main([*argv, "--force"])  # fine-tuning redone by hand: the report is now stale
+    run_pipeline.main(argv)
+    out = capsys.readouterr().out
+    assert out.count("complete, skipped") == len(STAGES) - 1 and "[report] stale" in out
+    assert json.loads((run / "report" / "complete.json").read_text())["upstream"]["finetune"] is not None
     with pytest.raises(UserError, match="--force"):
         run_pipeline.main([*argv[:4], *TINY[:-1], "finetune.n_minibatches=2"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.config import check_ranges
 from common.errors import UserError
+from gplearn_custom.config import check_genetic
 
 OBJECTS = ("perception", "game")
 
@@ -77,38 +79,20 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.objects not in OBJECTS:
             raise UserError(f"finetune.objects must be one of {', '.join(OBJECTS)}, got '{self.objects}'")
-        for key in ("population_size", "generations", "tournament_size", "episodes", "max_episode_steps",
-                    "max_program_size", "selection_candidates", "selection_episodes", "selection_max_steps",
-                    "fresh_pool", "n_envs", "n_steps", "n_epochs", "n_minibatches", "value_hidden",
-                    "torch_threads"):
-            if getattr(self, key) < 1:
-                raise UserError(f"finetune.{key} must be at least 1, got {getattr(self, key)}")
-        for key in ("ppo_updates", "polish_updates", "kl_coef_updates", "parsimony_coefficient", "ent_coef",
-                    "vf_coef", "kl_coef_start", "kl_coef_end"):
-            if getattr(self, key) < 0:
-                raise UserError(f"finetune.{key} must not be negative, got {getattr(self, key)}")
-        if not 0 <= self.elitism < self.population_size:
-            raise UserError("finetune.elitism must be at least 0 and smaller than population_size")
-        probabilities = (self.p_crossover, self.p_subtree_mutation, self.p_hoist_mutation,
-                         self.p_point_mutation, self.p_constant_mutation)
-        if min(probabilities) < 0 or sum(probabilities) > 1 + 1e-9:
-            raise UserError(f"finetune.p_* of the genetic operators must be >= 0 and sum to <= 1, "
-                            f"got {sum(probabilities):.3f}")
-        if sum(probabilities[1:]) <= 0:
+        check_genetic("finetune", self)
+        check_ranges("finetune", self,
+                     at_least_one=("episodes", "max_episode_steps", "selection_candidates",
+                                   "selection_episodes", "selection_max_steps", "fresh_pool", "n_envs",
+                                   "n_steps", "n_epochs", "n_minibatches", "value_hidden", "torch_threads"),
+                     non_negative=("ppo_updates", "polish_updates", "kl_coef_updates", "ent_coef", "vf_coef",
+                                   "kl_coef_start", "kl_coef_end"),
+                     unit=("p_ppo", "fresh_share", "gamma", "gae_lambda"),
+                     positive=("learning_rate", "value_learning_rate", "ppo_scale", "clip_range",
+                               "max_grad_norm"))
+        mutations = self.p_subtree_mutation + self.p_hoist_mutation + self.p_point_mutation
+        if mutations + self.p_constant_mutation <= 0:
             raise UserError("finetune needs a mutation (p_subtree, p_hoist, p_point or p_constant_mutation "
                             "> 0) to make the first population")
-        for key in ("p_ppo", "fresh_share", "p_point_replace", "gamma", "gae_lambda"):
-            if not 0 <= getattr(self, key) <= 1:
-                raise UserError(f"finetune.{key} must be in [0, 1], got {getattr(self, key)}")
-        for key in ("learning_rate", "value_learning_rate", "ppo_scale", "clip_range", "max_grad_norm"):
-            if getattr(self, key) <= 0:
-                raise UserError(f"finetune.{key} must be positive, got {getattr(self, key)}")
-        if len(self.init_depth) != 2 or not 1 <= self.init_depth[0] <= self.init_depth[1]:
-            raise UserError(f"finetune.init_depth must be [min, max] with 1 <= min <= max, "
-                            f"got {self.init_depth}")
-        if len(self.const_range) != 2 or self.const_range[0] > self.const_range[1]:
-            raise UserError(f"finetune.const_range must be [low, high] with low <= high, "
-                            f"got {self.const_range}")
 
     @property
     def uses_teacher(self) -> bool:

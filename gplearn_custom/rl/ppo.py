@@ -194,7 +194,8 @@ class ConstantTuner:
         advantages = torch.from_numpy(rollout.advantages)
         returns = torch.from_numpy(rollout.returns)
         teacher = None if rollout.teacher_probs is None else torch.from_numpy(rollout.teacher_probs)
-        totals = dict.fromkeys(("policy_loss", "value_loss", "entropy", "kl_teacher", "clip_fraction"), 0.0)
+        totals = dict.fromkeys(("policy_loss", "value_loss", "entropy", "kl_teacher", "clip_fraction",
+                                "approx_kl"), 0.0)
         batches = 0
         for _ in range(cfg.n_epochs):
             for idx in np.array_split(rng.permutation(len(actions)), cfg.n_minibatches):
@@ -221,8 +222,13 @@ class ConstantTuner:
                 for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss),
                                    ("entropy", entropy), ("kl_teacher", kl)):
                     totals[key] += float(value.detach())
-                totals["clip_fraction"] += float(((ratio - 1).abs() > cfg.clip_range).double().mean())
+                with torch.no_grad():  # diagnostics as CleanRL and SB3 log them
+                    log_ratio = logp - old_log_probs[mb]
+                    totals["approx_kl"] += float(((ratio - 1) - log_ratio).mean())
+                    totals["clip_fraction"] += float(((ratio - 1).abs() > cfg.clip_range).double().mean())
         stats = {k: v / max(batches, 1) for k, v in totals.items()}
+        values = rollout.returns - rollout.advantages  # the critic's estimates when the rollout was played
+        stats["explained_variance"] = explained_variance(values, rollout.returns)
         stats["kl_coef"] = kl_coef
         stats["scale"] = float(module.log_scale.detach().exp())
         stats["episodes"] = len(rollout.episode_returns)
@@ -236,6 +242,13 @@ class ConstantTuner:
 
     def load_value_state(self, state: dict[str, list]) -> None:
         self.value.load_state_dict({k: torch.tensor(v, dtype=DTYPE) for k, v in state.items()})
+
+
+def explained_variance(values: np.ndarray, returns: np.ndarray) -> float:
+    """1 - Var(returns - values) / Var(returns): 1 is a perfect critic, 0 no better than a constant
+    (SB3's definition; NaN when the returns do not vary)."""
+    spread = float(np.var(returns))
+    return float("nan") if spread == 0 else 1.0 - float(np.var(returns - values)) / spread
 
 
 def _sample(probs: np.ndarray, rng: np.random.RandomState) -> np.ndarray:

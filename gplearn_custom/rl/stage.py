@@ -203,7 +203,8 @@ def _update_logger(writer: SummaryWriter | None) -> Callable[[int, dict], None] 
         return None
 
     def log(update: int, stats: dict) -> None:
-        for key in ("policy_loss", "value_loss", "kl_teacher", "entropy", "kl_coef", "scale"):
+        for key in ("policy_loss", "value_loss", "kl_teacher", "entropy", "kl_coef", "scale", "approx_kl",
+                    "clip_fraction", "explained_variance"):
             writer.add_scalar(f"finetune/{key}", stats[key], update)
         if stats["episode_return"] is not None:
             writer.add_scalar("finetune/ppo_episode_return", stats["episode_return"], update)

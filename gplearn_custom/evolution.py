@@ -1,0 +1,286 @@
+"""The one genetic-programming loop of both searches; each plugs in its fitness.
+
+A member is a whole forest, one program per action. Each generation: the first population, or the
+next bred from the last (``elitism`` best pass unchanged; the others are tournament winners
+changed by one of gplearn's operators on one action's program, or copied when the operator gives
+nothing or a program over ``max_program_size`` nodes), then the fitness, then an optional
+improvement step (constants tuned by gradient), then per-generation statistics. With a checkpoint
+path the state, the random state included, is written atomically after every generation, and a
+resumed run ends exactly where an uninterrupted one does.
+
+Stage II-C plugs in imitation (``gplearn_custom.genetic.SymbolicPolicyDistiller``: cross-entropy to
+the teacher, L-BFGS on constants), Stage III the return (``gplearn_custom.rl.evolution``: whole
+episodes through perception, PPO on constants as an extra operator). Fitness is higher-is-better
+throughout this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import UserError
+from common.io import read_json, write_json
+from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.program import Node, PolicyProgram, ProgramSettings, cache_key, from_tokens, to_tokens
+
+OPERATORS = ("crossover", "subtree", "hoist", "point", "constant")  # gplearn's, then ours
+CHECKPOINT_FORMAT = 2  # part of each search's signature: an older checkpoint is refused, not misread
+
+
+class CheckpointMismatch(UserError, ValueError):
+    """A checkpoint made with other data or settings: a user's error on the command line, a
+    ``ValueError`` for the estimator's callers."""
+
+
+@dataclass
+class Member:
+    """One forest of a population: its programs, what made it, and its fitness (higher is better).
+
+    ``lineage`` says where its programs come from: "distilled" (changed or not), "fresh" (grown
+    afresh) or "mixed" (a crossover of the two). ``measures`` holds what the fitness measured
+    (loss and agreement, or the mean return); ``outputs`` the programs' cached outputs.
+    """
+
+    programs: list[list[Node]]
+    scale: float = 1.0
+    origin: str = "initial"
+    lineage: str = "distilled"
+    fitness: float = float("nan")
+    measures: dict = field(default_factory=dict)
+    outputs: list | None = None
+
+    @property
+    def program_key(self) -> tuple:
+        return tuple(cache_key(p) for p in self.programs)
+
+    @property
+    def key(self) -> tuple:
+        return (*self.program_key, self.scale)
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.programs)
+
+    @classmethod
+    def of(cls, forest: SymbolicForest, origin: str, lineage: str = "distilled") -> Member:
+        return cls([list(p) for p in forest.programs], forest.scale, origin, lineage)
+
+    def changed(self, action: int, program: list[Node], origin: str, lineage: str) -> Member:
+        """A child with ``action``'s program replaced; the other programs keep their cached outputs."""
+        programs = list(self.programs)
+        programs[action] = program
+        outputs = None if self.outputs is None else list(self.outputs)
+        if outputs is not None:
+            outputs[action] = None
+        return Member(programs, self.scale, origin, lineage, outputs=outputs)
+
+    def to_json(self) -> dict:
+        return {"programs": [to_tokens(p) for p in self.programs], "scale": self.scale, "origin": self.origin,
+                "lineage": self.lineage, "fitness": self.fitness, "measures": self.measures}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Member:
+        return cls([from_tokens(t) for t in data["programs"]], float(data["scale"]), data["origin"],
+                   data["lineage"], float(data["fitness"]), dict(data["measures"]))
+
+
+@dataclass
+class LoopSettings:
+    """What the loop itself needs; each search fills it from its own settings."""
+
+    population_size: int
+    generations: int
+    tournament_size: int
+    elitism: int
+    max_program_size: int
+    operator_probabilities: Sequence[float]  # of OPERATORS; the rest is plain reproduction
+    fixed_fitness: bool  # True: a copy keeps its fitness; False: every member is judged anew each generation
+
+
+class Evolution:
+    """The loop; a search sets ``_loop``, ``_settings`` (for gplearn's operators), ``_rng`` and
+    ``_names`` (feature, action and function names, feature spec) and fills in the hooks below."""
+
+    _loop: LoopSettings
+    _settings: ProgramSettings
+    _rng: np.random.RandomState
+    _names: tuple
+
+    # ----------------------------------------------------------------------------- hooks
+
+    def _initial(self) -> list[Member]:
+        raise NotImplementedError
+
+    def _evaluate(self, population: list[Member]) -> None:
+        """Set the fitness of every member whose fitness is unknown (NaN)."""
+        raise NotImplementedError
+
+    def _improve(self, population: list[Member]) -> None:
+        """After the fitness: an optional memetic step on the best members."""
+
+    def _before_breeding(self, parents: list[Member], generation: int) -> tuple[list[Member], int | None]:
+        """The parents to breed from and the one action every child changes (None: drawn per child)."""
+        return parents, None
+
+    def _special_child(self, parent: Member) -> Member | None:
+        """An operator outside gplearn's (Stage III's PPO), drawn before them; None to use theirs."""
+        return None
+
+    def _stats(self, population: list[Member], generation: int, seconds: float, work: int) -> dict:
+        raise NotImplementedError
+
+    def _work(self) -> int:
+        """A counter of work done (evaluations, environment steps) for the statistics."""
+        return 0
+
+    def _stop(self, stats: dict) -> bool:
+        return False
+
+    def _signature(self) -> str:
+        raise NotImplementedError
+
+    def _checkpoint_extra(self) -> dict:
+        return {}
+
+    def _restore_extra(self, state: dict) -> None:
+        """Restore what ``_checkpoint_extra`` saved."""
+
+    # ----------------------------------------------------------------------------- the loop
+
+    def _evolve(self, checkpoint: Path | None, callback: Callable[[dict], None] | None,
+                warm: list[Member] | None = None) -> list[Member]:
+        """Run up to ``_loop.generations``; ``warm`` continues the population of an earlier call
+        (its best and history kept), else a checkpoint is resumed or a new run begins."""
+        population, start, stopped = warm, len(self._history) if warm else 0, False
+        if warm is None:
+            self._best: Member | None = None
+            self._history: list[dict] = []
+        if warm is None and checkpoint is not None and checkpoint.is_file():
+            population, start, stopped = self._resume(checkpoint)
+        for generation in range(start, self._loop.generations):
+            if stopped:
+                break
+            began, work = time.perf_counter(), self._work()
+            population = self._initial() if population is None else self._breed(population, generation)
+            self._evaluate(population)
+            self._improve(population)
+            best = self.best_of(population)
+            if self._best is None or best.fitness > self._best.fitness:
+                self._best = best
+            stats = self._stats(population, generation, time.perf_counter() - began, self._work() - work)
+            self._history.append(stats)
+            stopped = self._stop(stats)
+            if checkpoint is not None:
+                self._save(checkpoint, population, generation, stopped)
+            if callback is not None:
+                callback(stats)
+        if self._best is None:
+            raise ValueError("no generation was run; generations must be at least 1")
+        return population
+
+    @staticmethod
+    def best_of(population: list[Member]) -> Member:
+        """The fittest member; the first of equals."""
+        return population[int(np.argmax([m.fitness for m in population]))]
+
+    @staticmethod
+    def ranked(population: list[Member]) -> np.ndarray:
+        """Indices from the fittest down; equals keep their order."""
+        return np.argsort([-m.fitness for m in population], kind="stable")
+
+    def forest(self, member: Member) -> SymbolicForest:
+        feature_names, action_names, function_names, spec = self._names
+        return SymbolicForest(member.programs, feature_names, action_names, function_names, spec,
+                              member.scale)
+
+    def _breed(self, parents: list[Member], generation: int) -> list[Member]:
+        parents, action = self._before_breeding(parents, generation)
+        loop = self._loop
+        scores = np.array([m.fitness for m in parents])
+        children = [self._copy(parents[i], "elite") for i in self.ranked(parents)[: loop.elitism]]
+        thresholds = np.cumsum(loop.operator_probabilities)
+        while len(children) < loop.population_size:
+            parent = parents[self._tournament(scores)]
+            child = self._special_child(parent)
+            if child is None:
+                a = self._rng.randint(len(parent.programs)) if action is None else action
+                chosen = int(np.searchsorted(thresholds, self._rng.uniform(), side="right"))
+                if chosen == len(OPERATORS):
+                    child = self._copy(parent, "reproduction")
+                else:
+                    donor = parents[self._tournament(scores)] if OPERATORS[chosen] == "crossover" else None
+                    child = self._vary(parent, a, OPERATORS[chosen], donor)
+            children.append(child)
+        return children
+
+    def _vary(self, parent: Member, action: int, operator: str, donor: Member | None) -> Member:
+        """One operator on ``action``'s program; nothing or an oversized program copies the parent."""
+        program, rng = PolicyProgram(self._settings, None, parent.programs[action]), self._rng
+        if operator == "crossover":
+            nodes = program.crossover(donor.programs[action], rng)[0]
+        elif operator == "subtree":
+            nodes = program.subtree_mutation(rng)[0]
+        elif operator == "hoist":
+            nodes = program.hoist_mutation(rng)[0]
+        elif operator == "point":
+            nodes = program.point_mutation(rng)[0]
+        else:
+            nodes = program.constant_mutation(rng)
+        if nodes is None or len(nodes) > self._loop.max_program_size:
+            return self._copy(parent, "reproduction")
+        lineage = parent.lineage if donor is None or donor.lineage == parent.lineage else "mixed"
+        return parent.changed(action, list(nodes), operator, lineage)
+
+    def _copy(self, member: Member, origin: str) -> Member:
+        fitness = member.fitness if self._loop.fixed_fitness else float("nan")
+        measures = member.measures if self._loop.fixed_fitness else {}
+        return dataclasses.replace(member, origin=origin, fitness=fitness, measures=measures)
+
+    def _tournament(self, scores: np.ndarray) -> int:
+        contenders = self._rng.randint(0, len(scores), self._loop.tournament_size)
+        return int(contenders[np.argmax(scores[contenders])])
+
+    def _grow(self) -> list[Node]:
+        """A random program within the size limit (of 100 tries, else the smallest grown)."""
+        smallest = None
+        for _ in range(100):
+            program = PolicyProgram(self._settings, self._rng).program
+            if len(program) <= self._loop.max_program_size:
+                return program
+            if smallest is None or len(program) < len(smallest):
+                smallest = program
+        return smallest
+
+    # ----------------------------------------------------------------------------- checkpoints
+
+    def _save(self, path: Path, population: list[Member], generation: int, stopped: bool) -> None:
+        name, keys, pos, has_gauss, cached = self._rng.get_state()
+        write_json(path, {
+            "signature": self._signature(),
+            "generation": generation,
+            "stopped": stopped,
+            "rng": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+            "population": [m.to_json() for m in population],
+            "best": self._best.to_json(),
+            "history": self._history,
+            **self._checkpoint_extra(),
+        })
+
+    def _resume(self, path: Path) -> tuple[list[Member], int, bool]:
+        state = read_json(path)
+        if state.get("signature") != self._signature():
+            raise CheckpointMismatch(f"{path} was made with other data or settings; pass --force "
+                                     "(or delete it) to start over")
+        name, keys, pos, has_gauss, cached = state["rng"]
+        self._rng.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+        self._best = Member.from_json(state["best"])
+        self._history = list(state["history"])
+        self._restore_extra(state)
+        population = [Member.from_json(m) for m in state["population"]]
+        return population, int(state["generation"]) + 1, bool(state["stopped"])
