@@ -8,65 +8,16 @@ objects), meta.json, config.yaml, complete.json. An interrupted run resumes at t
 
 from __future__ import annotations
 
-import time
+from common.cli import run_cli
+from pipeline.cli import parse_stage_args, stage_parser
+from pipeline.frames import READS, SECTIONS, STAGE, frames_stage
 
-from tqdm import tqdm
-
-from common.cli import parse_stage_args, run_cli, stage_parser
-from common.io import read_json, write_json
-from common.shards import write_shard
-
-STAGE = "frames"
-SECTIONS = ("env", "teacher", "frames")
-READS = ("teacher",)
+__all__ = ["READS", "SECTIONS", "STAGE", "main"]
 
 
 def main(argv: list[str]) -> dict:
     parser = stage_parser(__doc__.splitlines()[1], SECTIONS)
-    args = parse_stage_args(parser, argv, create_run=False)
-    config, f = args.config, args.config.frames
-    if not 0.0 <= f.random_action_prob <= 1.0:
-        from common.errors import UserError
-
-        raise UserError(f"frames.random_action_prob must be in [0, 1], got {f.random_action_prob}")
-    teacher_dir = args.run.stage("teacher", "train_visual_rl.py").require_complete().path
-    stage = args.run.stage(STAGE, "save_frames.py")
-    key = stage.key(config, SECTIONS, READS)
-    out = stage.prepare(config, key, args.resume, args.force)
-
-    from envs import action_names, object_type_names
-    from teacher.agent import TeacherAgent
-    from teacher.rollout import rollout
-
-    meta_path = out / "meta.json"
-    shards = read_json(meta_path)["shards"] if meta_path.is_file() else []
-    done = len(shards) * f.shard_size
-    teacher = TeacherAgent.load(teacher_dir, config.env.frame_stack)
-    start = time.perf_counter()
-    frames, objects, known = [], [], True
-    steps = rollout(config.env, teacher, f.n_frames, f.random_action_prob, config.seed,
-                    deterministic=f.deterministic)
-    for i, step in enumerate(tqdm(steps, total=f.n_frames, desc="frames", unit="frame")):
-        if i < done:  # resume: replay the same seeded rollout up to the first missing shard
-            continue
-        frames.append(step.frame)
-        known = known and "objects" in step.info
-        objects.append(step.info.get("objects", []))
-        if len(frames) == f.shard_size or i == f.n_frames - 1:
-            name = f"shard_{len(shards):05d}.npz"
-            write_shard(out / name, frames, objects if known else None)
-            shards.append(name)
-            write_json(meta_path, {
-                "env_id": config.env.id, "image_shape": list(frames[0].shape),
-                "object_types": object_type_names(config.env), "action_names": action_names(config.env),
-                "n_frames": min((i + 1), f.n_frames), "shards": shards,
-            })
-            frames, objects = [], []
-    summary = {"n_frames": f.n_frames, "shards": len(shards), "true_objects": known,
-               "seconds": time.perf_counter() - start}
-    stage.finish(key, summary)
-    print(f"frames: {f.n_frames} frames in {len(shards)} shards -> {out}")
-    return summary
+    return frames_stage(parse_stage_args(parser, argv, create_run=False))
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from benchlib import save, table  # noqa: I001  (puts the repository on sys.path)
 
-from common.schema import load_config
 from envs import make_vec_env
-from teacher.train import build_model
+from pipeline.config import load_config
+from pipeline.teacher import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

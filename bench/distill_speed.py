@@ -35,12 +35,12 @@ from benchlib import save  # noqa: E402
 
 from gplearn_custom.config import DistillConfig  # noqa: E402
 from gplearn_custom.distill import make_estimator  # noqa: E402
-from gplearn_custom.export import export_forest  # noqa: E402
 from gplearn_custom.fitness import DistillationLoss, soften  # noqa: E402
 from gplearn_custom.genetic import SymbolicPolicyDistiller  # noqa: E402
-from gplearn_custom.program import PolicyProgram, ProgramEvaluator, ProgramSettings, function_set  # noqa: E402
-from gplearn_custom.scalar import compile_forest  # noqa: E402
-from see.features import FeatureSpec  # noqa: E402
+from gplearn_custom.language.export import export_forest  # noqa: E402
+from gplearn_custom.language.features import FeatureSpec  # noqa: E402
+from gplearn_custom.language.program import PolicyProgram, ProgramEvaluator, ProgramSettings, function_set  # noqa: E402
+from gplearn_custom.language.scalar import compile_forest  # noqa: E402
 from see.synthetic import scripted_pong_dataset  # noqa: E402
 
 STOCK_FUNCTIONS = ("add", "sub", "mul", "div", "neg", "abs", "max", "min")
@@ -81,7 +81,7 @@ def throughput(X, probs, spec, population: int, generations: int, seed: int) -> 
 
 def raw_evaluation(X, probs, n_programs: int, seed: int) -> None:
     """The same random programs through gplearn's raw_fitness (with its own functions) and through
-    the custom evaluator (with the clipped operators of see.operators)."""
+    the custom evaluator (with the clipped operators of gplearn_custom.language.operators)."""
     settings = ProgramSettings(function_set(STOCK_FUNCTIONS), X.shape[1])
     rng = np.random.RandomState(seed)
     programs = [PolicyProgram(settings, rng) for _ in range(n_programs)]

@@ -21,13 +21,13 @@ import numpy as np
 from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from common.runs import RunFolder
-from common.schema import load_config
 from gplearn_custom.config import DEFAULT_FUNCTION_SET
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import FUNCTIONS
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS
 from gplearn_custom.rl.config import FinetuneConfig
-from gplearn_custom.rl.stage import Inputs, evaluate_forest, load_inputs, search, teacher_return
-from see.features import FeatureSpec
+from pipeline.config import load_config
+from pipeline.finetune import Inputs, evaluate_forest, load_inputs, search, teacher_return
 from teacher.agent import TeacherAgent
 
 

@@ -21,7 +21,7 @@ def distilled_programs() -> dict:
     import numpy as np
 
     from gplearn_custom.genetic import SymbolicPolicyDistiller
-    from gplearn_custom.program import to_tokens
+    from gplearn_custom.language.program import to_tokens
 
     rng = np.random.RandomState(0)
     X = rng.uniform(-1, 1, size=(400, 6))
@@ -42,13 +42,13 @@ def finetuned_programs() -> dict:
 
     from envs.config import EnvConfig
     from gplearn_custom.config import DEFAULT_FUNCTION_SET
-    from gplearn_custom.forest import SymbolicForest
-    from gplearn_custom.program import FUNCTIONS, to_tokens
+    from gplearn_custom.language.features import FeatureSpec
+    from gplearn_custom.language.forest import SymbolicForest
+    from gplearn_custom.language.program import FUNCTIONS, to_tokens
     from gplearn_custom.rl.config import FinetuneConfig
     from gplearn_custom.rl.evolution import RewardEvolution
     from gplearn_custom.rl.lockstep import Lockstep
     from gplearn_custom.rl.ppo import ConstantTuner
-    from see.features import FeatureSpec
 
     torch.set_num_threads(1)
     spec = FeatureSpec(("agent", "opponent", "ball"), (1, 1, 1), (64, 64), 3.0, agent_type=0)

@@ -21,8 +21,8 @@ import numpy as np
 from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
 
 import train_visual_rl
-from common.evaluation import EvalConfig, evaluate
-from common.schema import load_config
+from envs.evaluation import EvalConfig, evaluate
+from pipeline.config import load_config
 from teacher.agent import TeacherAgent
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from benchlib import bootstrap_ci, save  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict, load_yaml
-from common.evaluation import evaluate
 from common.io import read_json, write_json
-from common.schema import Config
+from envs.evaluation import evaluate
+from pipeline.config import Config
 from reporting.curves import plot_curves, read_scalars
 from teacher.agent import MODEL_FILE, TeacherAgent
 

@@ -16,7 +16,7 @@ from gplearn.genetic import SymbolicRegressor
 from torch import nn
 
 from gplearn_custom.fitness import soften
-from gplearn_custom.torch_forest import single_thread
+from gplearn_custom.language.torch_forest import single_thread
 
 
 def stock_gplearn(X: np.ndarray, actions: np.ndarray, X_test: np.ndarray, actions_test: np.ndarray,

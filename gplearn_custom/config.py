@@ -15,7 +15,7 @@ DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "div", "neg", "abs", "max", "min", 
 class DistillConfig:
     """Stage II-C: one gplearn program per action, distilled from the teacher's labels."""
 
-    # features (see see/features.py)
+    # features (see gplearn_custom/language/features.py)
     slots: dict[str, int] = field(default_factory=dict)  # slots per type name; others: from the data
     max_slots: int = 3  # cap on slots per type when taken from the data
     # a slot is kept only if at least this share of the training states fill it, so a detector's rare

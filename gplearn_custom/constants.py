@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.torch_forest import TorchForest, single_thread
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.torch_forest import TorchForest, single_thread
 
 
 class ConstantOptimizer:

@@ -20,7 +20,7 @@ from envs import make_env
 from envs.config import EnvConfig
 from gplearn_custom.distill import Prepared
 from gplearn_custom.evaluation import agreement_report
-from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.language.forest import SymbolicForest
 from see.perception import Perception
 from teacher.agent import TeacherAgent
 

@@ -16,10 +16,10 @@ from gplearn_custom.baselines import mlp_student, stock_gplearn
 from gplearn_custom.config import DistillConfig, check_genetic
 from gplearn_custom.data import DistillData, split
 from gplearn_custom.evaluation import agreement_report, decisions_per_second
-from gplearn_custom.forest import SymbolicForest
 from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller
-from gplearn_custom.program import FUNCTIONS
-from see.features import FeatureSpec
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS
 
 Selector = Callable[[list[SymbolicForest]], np.ndarray]  # forests -> mean return of each in the game
 

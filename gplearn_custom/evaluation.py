@@ -1,7 +1,7 @@
 """How a symbolic policy is measured: agreement, size, speed and return in the game.
 
 ``evaluate_symbolic`` plays every evaluation seed at once in lockstep, so a learned detector runs
-on batches of frames; the returns are those of ``common.evaluation.evaluate`` playing a
+on batches of frames; the returns are those of ``envs.evaluation.evaluate`` playing a
 ``SymbolicAgent`` one seed after the other (tested). The whole agent's steps per second are timed
 the way it plays, one frame at a time. ``true_objects`` reads a built-in game's own objects.
 """
@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.rl.objects import Perceive, agent_perceive, true_objects
-from see.features import FeatureSpec
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from see.reader import Perceive, agent_perceive, true_objects
 
 
 class SymbolicAgent:
@@ -36,7 +36,7 @@ class SymbolicAgent:
 def evaluate_symbolic(forest: SymbolicForest, env_cfg, eval_cfg, perception=None):
     """``EvalResult`` of greedy play on the evaluation seeds, all in lockstep, through ``perception``
     (``None``: the game's own objects)."""
-    from common.evaluation import EvalResult  # the game stack is only needed here
+    from envs.evaluation import EvalResult  # the game stack is only needed here
     from gplearn_custom.rl.fitness import play
     from gplearn_custom.rl.lockstep import Lockstep
 
@@ -73,7 +73,7 @@ def evaluate_policy_return(forest: SymbolicForest, env_cfg, eval_cfg, perception
                            speed_steps: int = 300) -> dict:
     """Return over the evaluation seeds (lockstep) and steps/s of the whole agent playing one frame
     at a time (perception, features, decision) over ``speed_steps`` steps of the first seed."""
-    from common.evaluation import EvalConfig, evaluate
+    from envs.evaluation import EvalConfig, evaluate
 
     summary = evaluate_symbolic(forest, env_cfg, eval_cfg, perception).summary()
     timed = evaluate(SymbolicAgent(forest, agent_perceive(perception)), env_cfg,
@@ -96,7 +96,7 @@ def decisions_per_second(forest: SymbolicForest, X: np.ndarray, states: list[lis
                          n: int = 2000) -> dict:
     """Batch-1 decisions/s of the policy alone: compiled to plain Python (``scalar``) and through
     numpy from features, and from objects (numpy features built, then the compiled forest)."""
-    from gplearn_custom.scalar import compile_forest
+    from gplearn_custom.language.scalar import compile_forest
 
     decide = compile_forest(forest)
     rows = [X[i % len(X)] for i in range(n)]

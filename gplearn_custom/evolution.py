@@ -26,8 +26,15 @@ import numpy as np
 
 from common.errors import UserError
 from common.io import read_json, write_json
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import Node, PolicyProgram, ProgramSettings, cache_key, from_tokens, to_tokens
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import (
+    Node,
+    PolicyProgram,
+    ProgramSettings,
+    cache_key,
+    from_tokens,
+    to_tokens,
+)
 
 OPERATORS = ("crossover", "subtree", "hoist", "point", "constant")  # gplearn's, then ours
 CHECKPOINT_FORMAT = 2  # part of each search's signature: an older checkpoint is refused, not misread

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gplearn_custom.language.forest import log_softmax
+
 SCALE_RANGE = (1e-2, 1e3)
 
 
@@ -30,11 +32,6 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     logp -= logp.max(axis=1, keepdims=True)
     q = np.exp(logp)
     return q / q.sum(axis=1, keepdims=True)
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def cross_entropy(logits: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:

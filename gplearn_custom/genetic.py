@@ -42,9 +42,9 @@ from gplearn_custom.config import DEFAULT_FUNCTION_SET
 from gplearn_custom.constants import ConstantOptimizer
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
 from gplearn_custom.fitness import DistillationLoss, Score, soften
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import ProgramEvaluator, ProgramSettings, function_set
-from see.features import FeatureSpec
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import ProgramEvaluator, ProgramSettings, function_set
 
 STRATEGIES = ("joint", "coordinate")
 

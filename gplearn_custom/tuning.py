@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 from common.errors import UserError
 from gplearn_custom.config import DistillConfig
 from gplearn_custom.distill import Prepared, Selector, distil, validation_agreement
-from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.language.forest import SymbolicForest
 
 COUNTED = (TrialState.COMPLETE, TrialState.RUNNING)
 RUNNING_WAIT_SECONDS = 600.0  # longest wait for other workers' last trials before choosing

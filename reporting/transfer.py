@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.evaluation import Agent, EvalConfig, EvalResult, evaluate
 from envs.config import EnvConfig
+from envs.evaluation import Agent, EvalConfig, EvalResult, evaluate
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""Entry point of ``python -m space train | eval | show`` (see space/cli.py)."""
+"""Entry point of ``python -m space train | eval | show`` (see pipeline/detector.py)."""
 
 from common.cli import run_cli
-from space.cli import main
+from pipeline.detector import main
 
 run_cli(main)

@@ -4,7 +4,7 @@ import pytest
 
 from common.config import apply_overrides, describe, fingerprint, from_dict
 from common.errors import UserError
-from common.schema import Config, load_config
+from pipeline.config import Config, load_config
 
 
 def write(tmp_path, text):

@@ -8,14 +8,14 @@ import pytest
 import generate_dataset
 from common.errors import UserError
 from common.runs import RunFolder
-from common.schema import Config
 from envs import make_vec_env
+from pipeline.config import Config
+from pipeline.teacher import build_model
 from see.dataset import load_dataset
 from see.perception import Perception
 from teacher.agent import MODEL_FILE, TeacherAgent
 from teacher.config import TeacherConfig
 from teacher.rollout import rollout
-from teacher.train import build_model
 from tests.helpers import PONG
 
 

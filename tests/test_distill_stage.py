@@ -10,18 +10,18 @@ import pytest
 import yaml
 
 from common.errors import UserError
-from common.evaluation import EvalConfig
 from common.runs import RunFolder
+from distill_teacher import main
 from envs.config import EnvConfig
+from envs.evaluation import EvalConfig
 from gplearn_custom import genetic
 from gplearn_custom.config import DEFAULT_FUNCTION_SET, DistillConfig
 from gplearn_custom.data import load_dataset, split
 from gplearn_custom.distill import distil_with_restarts, prepare
 from gplearn_custom.evaluation import selection_player
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import FUNCTIONS
-from gplearn_custom.stage import main
-from see.features import FeatureSpec
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS
 from see.synthetic import save_dataset, scripted_pong_dataset
 
 TINY = {"population_size": 60, "generations": 3, "restarts": 1, "baseline_population": 40,

@@ -9,25 +9,25 @@ import yaml
 
 from common.config import from_dict, to_dict
 from common.errors import UserError
-from common.evaluation import EvalConfig, evaluate
 from common.runs import RunFolder
 from envs.config import EnvConfig
+from envs.evaluation import EvalConfig, evaluate
 from gplearn_custom.config import DEFAULT_FUNCTION_SET
 from gplearn_custom.evaluation import SymbolicAgent, evaluate_symbolic
 from gplearn_custom.fitness import log_softmax
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import FUNCTIONS, PolicyProgram, ProgramSettings
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS, PolicyProgram, ProgramSettings
+from gplearn_custom.language.torch_forest import TorchForest
 from gplearn_custom.rl import evolution
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.evolution import RewardEvolution
 from gplearn_custom.rl.fitness import episode_returns
 from gplearn_custom.rl.lockstep import Lockstep
-from gplearn_custom.rl.objects import agent_perceive
 from gplearn_custom.rl.ppo import ConstantTuner, ValueNet, policy_log_probs, teacher_kl, with_biases
-from gplearn_custom.torch_forest import TorchForest
-from see.features import FeatureSpec
 from see.object_types import TypeModel
 from see.perception import Perception
+from see.reader import agent_perceive
 from see.tracking import Tracker
 from space.config import DetectorConfig
 from space.oracle import OracleSource

@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from gplearn_custom.export import export_forest, program_text, to_sympy
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import FUNCTIONS, PolicyProgram, ProgramSettings
-from see.features import FeatureSpec
+from gplearn_custom.language.export import export_forest, program_text, to_sympy
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS, PolicyProgram, ProgramSettings
 from see.synthetic import scripted_pong_dataset
 
 F = FUNCTIONS

@@ -7,10 +7,10 @@ import pytest
 
 from gplearn_custom.constants import ConstantOptimizer
 from gplearn_custom.fitness import DistillationLoss, cross_entropy, soften
-from gplearn_custom.forest import SymbolicForest
 from gplearn_custom.genetic import SymbolicPolicyDistiller
-from gplearn_custom.program import FUNCTIONS
-from see.features import FeatureSpec
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS
 from see.synthetic import scripted_pong_dataset
 
 

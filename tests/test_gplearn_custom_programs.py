@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import (
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import (
     FUNCTIONS,
     PolicyProgram,
     ProgramEvaluator,
@@ -14,7 +14,7 @@ from gplearn_custom.program import (
     subtree_ends,
     to_tokens,
 )
-from gplearn_custom.torch_forest import TorchForest
+from gplearn_custom.language.torch_forest import TorchForest
 
 N_FEATURES = 6
 

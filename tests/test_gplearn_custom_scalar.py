@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import FUNCTIONS, PolicyProgram, ProgramSettings
-from gplearn_custom.scalar import compile_forest, scalar_source
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS, PolicyProgram, ProgramSettings
+from gplearn_custom.language.scalar import compile_forest, scalar_source
 
 N_FEATURES = 12
 

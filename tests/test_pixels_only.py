@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pipeline.run
 import run_pipeline
 from tests.helpers import PONG
 from tests.test_pipeline import TINY
@@ -35,7 +36,7 @@ def _artifacts(run) -> dict:
 
 
 def test_deleting_the_truth_changes_no_artifact(tmp_path, monkeypatch):
-    monkeypatch.setattr(run_pipeline, "PIPELINE", [s for s in run_pipeline.PIPELINE if s[0] != "report"])
+    monkeypatch.setattr(pipeline.run, "PIPELINE", [s for s in pipeline.run.PIPELINE if s[0] != "report"])
     with_truth, without = tmp_path / "truth", tmp_path / "pixels"
     run_pipeline.main(["--config", str(PONG), "--run", str(with_truth), *SPACE])
     run_pipeline.main(["--config", str(PONG), "--run", str(without), *SPACE, "env.hide_truth=true"])

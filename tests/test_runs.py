@@ -1,10 +1,10 @@
 """Stage keys: a stage re-run upstream makes what read it stale; other settings are told apart."""
 
+from common import runs
 from common.config import from_dict
 from common.io import write_json
-from common import runs
 from common.runs import RunFolder, project_version
-from common.schema import Config
+from pipeline.config import Config
 
 
 def test_an_upstream_rerun_makes_a_finished_stage_stale_and_other_settings_differ(tmp_path):

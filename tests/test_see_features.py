@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from see.features import FeatureSpec, object_features
+from gplearn_custom.language.features import FeatureSpec, object_features
 
 TYPES = ("agent", "enemy", "ball")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from see.operators import BOUND, OPERATORS
+from gplearn_custom.language.operators import BOUND, OPERATORS
 
 
 def nasty_inputs(arity: int, n: int = 400, seed: int = 0) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ from common.io import read_json, write_json
 from common.runs import RunFolder
 from common.shards import write_shard
 from envs.builtin import BuiltinPong
-from space.cli import main
+from pipeline.detector import main
 from tests.helpers import run_script
 
 TINY = {

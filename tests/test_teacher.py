@@ -6,14 +6,14 @@ import torch
 from stable_baselines3 import PPO
 
 from common.errors import UserError
-from common.evaluation import EvalConfig, evaluate
-from common.schema import Config
 from envs import make_vec_env
 from envs.config import EnvConfig
+from envs.evaluation import EvalConfig, evaluate
+from pipeline.config import Config
+from pipeline.teacher import EXTRACTORS, check_config, schedule, train_teacher
 from teacher.agent import TeacherAgent
 from teacher.cnn import expected_positions
 from teacher.config import TeacherConfig
-from teacher.train import EXTRACTORS, check_config, schedule, train_teacher
 from tests.helpers import track_ball
 
 

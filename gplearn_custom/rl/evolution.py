@@ -36,8 +36,8 @@ import numpy as np
 
 from common.config import to_dict
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import ProgramSettings, from_tokens, function_set, to_tokens
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import ProgramSettings, from_tokens, function_set, to_tokens
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.fitness import draw_seeds, episode_returns, fitness
 from gplearn_custom.rl.lockstep import Lockstep

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.rl.lockstep import Lockstep
 
 SEED_RANGE = 2**31 - 1

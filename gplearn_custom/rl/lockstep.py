@@ -14,9 +14,9 @@ import numpy as np
 
 from envs import make_env
 from envs.config import EnvConfig
-from gplearn_custom.rl.objects import ObjectReader
-from see.features import FeatureSpec
+from gplearn_custom.language.features import FeatureSpec
 from see.perception import Perception
+from see.reader import ObjectReader
 
 
 @dataclass

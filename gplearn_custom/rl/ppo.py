@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import FUNCTIONS
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import FUNCTIONS
+from gplearn_custom.language.torch_forest import TorchForest
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.fitness import draw_seeds
 from gplearn_custom.rl.lockstep import Lockstep
 from gplearn_custom.rl.teacher import BatchTeacher
-from gplearn_custom.torch_forest import TorchForest
 
 DTYPE = torch.float64
 RolloutState = tuple[np.ndarray, list[np.ndarray], np.ndarray]  # features, frames, running returns

@@ -1,4 +1,4 @@
-"""Stage II-C from the command line: ``distill_teacher.py --config ... --run ...``.
+"""Stage II-C, as ``distill_teacher.py --config ... --run ...`` runs it.
 
 Reads ``runs/NAME/dataset.json`` and ``dataset.meta.json`` and writes ``runs/NAME/distill/``:
 ``program.json``, ``program.txt``, ``policy.py``, ``eval.json``, tensorboard scalars in ``tensorboard/``
@@ -18,7 +18,6 @@ from pathlib import Path
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common.cli import parse_stage_args, stage_parser
 from common.config import to_dict
 from common.errors import UserError
 from common.io import read_json, write_json
@@ -34,8 +33,9 @@ from gplearn_custom.distill import (
     run_baselines,
 )
 from gplearn_custom.evaluation import evaluate_policy_return, selection_player
-from gplearn_custom.export import export_forest
+from gplearn_custom.language.export import export_forest
 from gplearn_custom.tuning import default_storage, run_study
+from pipeline.cli import StageArgs
 from see.perception import Perception
 from teacher.agent import TeacherAgent
 
@@ -47,20 +47,9 @@ READS = ("dataset", "dataset.json", "dataset.meta.json", "teacher")
 
 
 
-def build_parser():
-    parser = stage_parser("Stage II-C: distil the teacher's dataset into one symbolic program per action.",
-                          SECTIONS)
-    parser.add_argument("--trials", type=int, default=0,
-                        help="run an Optuna study of this many trials over GP settings and seeds")
-    parser.add_argument("--storage", default=None,
-                        help="Optuna storage URL shared by worker processes (default: sqlite in distill/)")
-    return parser
-
-
-def main(argv: list[str]) -> dict:
-    parser = build_parser()
-    args = parse_stage_args(parser, argv, create_run=False)
-    options = parser.parse_args(argv)
+def distill_stage(args: StageArgs) -> dict:
+    """Distil the run's dataset; ``args.options`` holds ``trials`` and ``storage`` (an Optuna study)."""
+    options = args.options
     if options.trials < 0:
         raise UserError("--trials must be a positive number of trials (or 0 for one run)")
     config, cfg = args.config, args.config.distill

@@ -24,21 +24,28 @@ from tqdm import tqdm
 
 from common.config import to_dict
 from common.errors import UserError
-from common.evaluation import evaluate
 from common.io import read_json, write_json
 from common.runs import RunFolder
-from common.schema import Config
 from envs import action_names, object_type_names
+from envs.evaluation import evaluate
 from gplearn_custom.data import dataset_files, load_dataset
 from gplearn_custom.evaluation import decisions_per_second, evaluate_policy_return
-from gplearn_custom.export import export_forest
-from gplearn_custom.forest import SymbolicForest
+from gplearn_custom.language.export import export_forest
+from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.rl.evolution import FinetuneResult, RewardEvolution
 from gplearn_custom.rl.lockstep import Lockstep
 from gplearn_custom.rl.ppo import ConstantTuner
 from gplearn_custom.rl.teacher import BatchTeacher
+from pipeline.cli import StageArgs
+from pipeline.config import Config
 from see.perception import Perception
 from teacher.agent import TeacherAgent
+
+STAGE = "finetune"
+SECTIONS = ("env", "teacher", "detector", "dataset", "distill", "evaluation", "finetune")
+READS = ("teacher", "dataset", "distill", "distill/program.json")
+
+
 
 DATASET_META = "dataset.meta.json"
 
@@ -260,3 +267,29 @@ def _ratio(report: dict) -> float | None:
     floor = report["random"]["return_mean"]
     gap = report["teacher"]["return_mean"] - floor
     return (report["finetuned"]["return_mean"] - floor) / gap if gap > 0 else None
+
+
+def finetune_stage(args: StageArgs) -> dict:
+    """Stage III: fine-tune the distilled forest of ``args.run``."""
+    stage = args.run.stage(STAGE, "symbolic_finetuning.py")
+    stage.check_writable(args.resume, args.force)
+
+    inputs = load_inputs(args.config, args.run)
+    key = stage.key(args.config, SECTIONS, READS)
+    out = stage.prepare(args.config, key, args.resume, args.force)
+    report = finetune(args.config, inputs, out)
+    tuned, distilled, teacher = report["finetuned"], report["distilled"], report["teacher"]
+    summary = {"return_mean": tuned["return_mean"], "return_std": tuned["return_std"], "size": tuned["size"],
+               "distilled_return_mean": distilled["return_mean"], "distilled_size": distilled["size"],
+               "teacher_return_mean": teacher["return_mean"] if teacher else None, "chosen": report["chosen"],
+               "finetune_seconds": report["finetune_seconds"]}
+    stage.finish(key, summary)
+    versus_teacher = f", teacher {teacher['return_mean']:.2f}" if teacher else ""
+    print(
+        f"finetune: return {tuned['return_mean']:.2f} ± {tuned['return_std']:.2f} on "
+        f"{len(tuned['returns'])} seeds (distilled {distilled['return_mean']:.2f} ± "
+        f"{distilled['return_std']:.2f}{versus_teacher}), size {distilled['size']} -> {tuned['size']} nodes, "
+        f"output: {report['chosen']}, {report['ppo_updates']} PPO updates, {report['env_steps']} env steps, "
+        f"{report['finetune_seconds']:.0f} s -> {out}"
+    )
+    return report

@@ -13,12 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from common.io import read_json, write_json
-from gplearn_custom.fitness import log_softmax
-from gplearn_custom.program import Node, execute, from_tokens, to_tokens
-from see.features import FeatureSpec
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.program import Node, execute, from_tokens, to_tokens
 
 FORMAT = "diffses-symbolic-policy"
 
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax, shifted by the row maximum so that exp never overflows."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 @dataclass
 class SymbolicForest:

@@ -4,7 +4,7 @@ numpy pays about a microsecond per call whatever the array size, so a forest eva
 state through numpy costs a few dozen microseconds. Played one state at a time, as an agent plays,
 the same forest written out as plain Python arithmetic on floats costs about one. ``scalar_source``
 writes that code (also embedded in the exported ``policy.py``); ``compile_forest`` runs it. The
-operators mirror ``see.operators`` on finite floats (clipping to ``BOUND``, protected division,
+operators mirror ``language.operators`` on finite floats (clipping to ``BOUND``, protected division,
 first maximum on ties), so the actions equal ``SymbolicForest.predict`` (tested on random
 programs).
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import fold
-from see.operators import BOUND, DIV_EPS
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.operators import BOUND, DIV_EPS
+from gplearn_custom.language.program import fold
 
 # each operator as a Python expression template over its argument expressions
 TEMPLATES: dict[str, str] = {

@@ -17,7 +17,7 @@ import numpy as np
 from gplearn._program import _Program
 from gplearn.functions import _Function
 
-from see.operators import OPERATORS
+from gplearn_custom.language.operators import OPERATORS
 
 Node = _Function | int | float
 T = TypeVar("T")
@@ -237,7 +237,7 @@ def execute(program: Sequence[Node], X: np.ndarray) -> np.ndarray:
 
 
 def function_set(names: Sequence[str]) -> list[_Function]:
-    """gplearn function nodes of the named operators (see ``see.operators``)."""
+    """gplearn function nodes of the named operators (see ``gplearn_custom.language.operators``)."""
     unknown = [n for n in names if n not in FUNCTIONS]
     if unknown:
         raise ValueError(f"unknown operator(s) {unknown}; valid: {sorted(FUNCTIONS)}")

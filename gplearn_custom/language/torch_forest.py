@@ -4,7 +4,7 @@ Each program becomes a list of postfix instructions run on a stack; every consta
 of that program's parameter vector and the forest's inverse temperature ``scale`` is a parameter
 too (kept positive through its logarithm). In hard mode (``soft=False``, the default) the module's
 logits equal ``SymbolicForest.logits`` exactly in float64; ``soft=True`` swaps the step-like judges
-for sigmoids of width ``temperature`` (see ``see.operators``) so gradients reach the constants
+for sigmoids of width ``temperature`` (see ``language.operators``) so gradients reach the constants
 inside comparisons. ``to_forest`` writes tuned constants back into a ``SymbolicForest``.
 """
 
@@ -18,8 +18,8 @@ import torch
 from gplearn.functions import _Function
 from torch import nn
 
-from gplearn_custom.forest import SymbolicForest
-from see.operators import OPERATORS
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.operators import OPERATORS
 
 Instruction = tuple[str, object]
 

@@ -19,11 +19,18 @@ from stable_baselines3.common.callbacks import (
 )
 
 from common.errors import UserError
-from common.evaluation import evaluate
-from common.schema import Config
 from envs import make_vec_env
+from envs.evaluation import evaluate
+from pipeline.cli import StageArgs
+from pipeline.config import Config
 from teacher.agent import MODEL_FILE, TeacherAgent
 from teacher.cnn import CompactCNN, KeypointCNN, SmallAtariCNN
+
+STAGE = "teacher"
+SECTIONS = ("env", "teacher", "evaluation")
+READS: tuple[str, ...] = ()  # upstream stages and files: none
+
+
 
 CHECKPOINT_PREFIX = "ppo"
 # teacher.policy values with a network of ours; "CnnPolicy" is SB3's Nature CNN
@@ -172,3 +179,29 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
         "frames_per_second": trained / max(wall, 1e-9),
         **result.summary(),
     }
+
+
+def teacher_stage(args: StageArgs) -> dict:
+    """Stage I: train the teacher in ``args.run`` (or install the zoo teacher ``teacher.zoo``)."""
+    stage = args.run.stage(STAGE, "train_visual_rl.py")
+    stage.check_writable(args.resume, args.force)
+    from pipeline.zoo import install_zoo_teacher
+
+    check_config(args.config)
+    args.run.create_marker(args.config.env.id)
+    key = stage.key(args.config, SECTIONS, READS)
+    out = stage.prepare(args.config, key, args.resume, args.force)
+    if args.config.teacher.zoo:
+        summary = install_zoo_teacher(args.config, out)
+        stage.finish(key, summary)
+        print(f"teacher: copied from {args.config.teacher.zoo}, evaluation return "
+              f"{summary['return_mean']:.2f} ± {summary['return_std']:.2f} -> {out}")
+        return summary
+    summary = train_teacher(args.config, out, resume=args.resume)
+    stage.finish(key, summary)
+    print(
+        f"teacher: {summary['timesteps']} steps in {summary['wall_seconds']:.0f} s "
+        f"({summary['frames_per_second']:.0f} frames/s), evaluation return "
+        f"{summary['return_mean']:.2f} ± {summary['return_std']:.2f} -> {out}"
+    )
+    return summary

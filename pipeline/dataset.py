@@ -24,8 +24,9 @@ from tqdm import tqdm
 from common.config import to_dict
 from common.errors import UserError
 from common.io import write_json
-from common.schema import Config
 from common.shards import load_frames
+from pipeline.cli import StageArgs
+from pipeline.config import Config
 from see.agent_finder import ActionResponse
 from see.dataset import DatasetWriter, meta_path
 from see.object_types import TypeConfusion, TypeModel, describe_types, fit_types, true_agent_type
@@ -34,6 +35,13 @@ from see.tracking import Tracker
 from space.sources import Detection, ObjectSource
 from teacher.agent import TeacherAgent
 from teacher.rollout import Step, rollout
+
+STAGE = "dataset"
+SECTIONS = ("env", "teacher", "detector", "dataset")
+READS = ("teacher", "space")
+DATASET = "dataset.json"
+
+
 
 
 class DatasetStats:
@@ -205,3 +213,44 @@ def _chunks(items: Iterable[Step], size: int) -> Iterator[list[Step]]:
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
+
+
+def dataset_stage(args: StageArgs) -> dict:
+    """Stage II-B: write ``args.run/dataset.json`` and its meta."""
+    config = args.config
+    args.run.stage("teacher", "train_visual_rl.py").require_complete()
+    if config.detector.source == "space":
+        args.run.stage("space", "python -m space train").require_complete()
+    stage = args.run.stage(STAGE, "generate_dataset.py")
+    out = args.run.path / DATASET
+    stage.check_writable(args.resume, args.force)
+    if out.exists() and not stage.started and not args.force:
+        raise UserError(f"{out} exists but was not made by generate_dataset.py; pass --force to replace it")
+
+    import torch
+
+    from envs import action_names, env_kind, object_type_names
+    from see.dataset import remove_partial
+    from space.sources import make_source
+
+    torch.set_num_threads(config.dataset.torch_threads)
+    source = make_source(config.detector, args.run.path, config.env.id)
+    true_names = object_type_names(config.env)
+    if true_names is None and config.detector.source == "oracle" and env_kind(config.env.id) == "atari":
+        from space.oracle import AtariRamObjects, atari_game
+
+        true_names = AtariRamObjects(atari_game(config.env.id)).type_names
+    key = stage.key(config, SECTIONS, READS)
+    stage.prepare(config, key, args.resume, args.force)
+    remove_partial(out)
+    meta = generate(config, args.run.path, source, out, true_names, action_names(config.env))
+    stats = meta["stats"]
+    stage.finish(key, stats)
+    agent = meta["agent_type"]
+    purity = meta.get("diagnostics", {}).get("types_vs_truth", {}).get("purity")
+    print(f"dataset: {stats['entries']} states from {stats['steps']} steps in {stats['seconds']:.0f} s "
+          f"({stats['steps_per_second']:.0f} steps/s), {len(meta['object_types'])} object types, agent "
+          + (meta["object_types"][agent] if agent is not None else "not found")
+          + (f" (privileged check against true objects: purity {purity:.3f})" if purity is not None else "")
+          + f" -> {out}")
+    return meta

@@ -18,10 +18,10 @@ import sympy
 from gplearn.functions import _Function
 
 from common.io import write_text
-from gplearn_custom.forest import SymbolicForest
-from gplearn_custom.program import fold, to_tokens
-from gplearn_custom.scalar import scalar_source
-from see import features, operators
+from gplearn_custom.language import features, operators
+from gplearn_custom.language.forest import SymbolicForest
+from gplearn_custom.language.program import fold, to_tokens
+from gplearn_custom.language.scalar import scalar_source
 
 
 def to_sympy(program: list, feature_names: list[str]) -> sympy.Expr:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from common.config import load_yaml, to_dict
 from common.errors import UserError
-from common.evaluation import evaluate
-from common.schema import Config
+from envs.evaluation import evaluate
+from pipeline.config import Config
+from pipeline.teacher import decisions_per_second
 from teacher.agent import MODEL_FILE, TeacherAgent
-from teacher.train import decisions_per_second
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO_FILES = (MODEL_FILE, "config.yaml", "eval.json", "curve.png")

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.cli import StageArgs, parse_stage_args, stage_parser
 from common.errors import UserError
 from common.runs import StageDir
 from common.shards import Shard, load_frames
+from pipeline.cli import StageArgs, parse_stage_args, stage_parser
 from space.config import DetectorConfig
 from space.evaluate import evaluate_source, run_source, summary_line, write_report
 from space.plots import detection_grid, draw_boxes, write_png

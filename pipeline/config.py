@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import apply_overrides, from_dict, load_yaml
-from common.evaluation import EvalConfig
 from envs.config import EnvConfig
+from envs.evaluation import EvalConfig
 from gplearn_custom.config import DistillConfig
 from gplearn_custom.rl.config import FinetuneConfig
 from reporting.transfer import TransferConfig

@@ -1,0 +1,60 @@
+"""The pipeline runner (what ``run_pipeline.py`` and ``make demo`` call): every stage in order on one
+run folder, skipping finished ones, resuming interrupted ones and redoing stale ones."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+from common.errors import UserError
+from common.runs import RunFolder
+from pipeline.config import load_config
+
+# (module with STAGE, SECTIONS, READS and main(argv), extra leading arguments)
+PIPELINE: list[tuple[str, list[str]]] = [
+    ("train_visual_rl", []),
+    ("save_frames", []),
+    ("pipeline.detector", ["train"]),
+    ("generate_dataset", []),
+    ("distill_teacher", []),
+    ("symbolic_finetuning", []),
+    ("report", []),
+]
+
+
+def run_pipeline(args: argparse.Namespace) -> None:
+    """``args``: config, run, seed, force and overrides, as ``run_pipeline.py`` parses them."""
+    config = load_config(args.config, args.overrides, args.seed)
+    from envs import check_env_id
+
+    check_env_id(config.env.id)
+    run = RunFolder(args.run).open(config.env.id, create=True)
+    common = ["--config", args.config, "--run", args.run, *args.overrides]
+    if args.seed is not None:
+        common += ["--seed", str(args.seed)]
+    start = time.perf_counter()
+    for module_name, extra in PIPELINE:
+        module = importlib.import_module(module_name)
+        stage = run.stage(module.STAGE, f"{module_name}.py")
+        state = stage.state(stage.key(config, module.SECTIONS, module.READS))
+        flags = []
+        if args.force:
+            flags = ["--force"]
+        elif state == "complete":
+            print(f"[{module.STAGE}] complete, skipped")
+            continue
+        elif state == "stale":
+            flags = ["--force"]
+            print(f"[{module.STAGE}] stale: an input it read was remade since; redoing it")
+        elif state == "other settings":
+            raise UserError(
+                f"{stage.path} was made with other settings or another version of this project; "
+                "pass --force to redo the pipeline or use another --run"
+            )
+        elif state == "started":
+            flags = ["--resume"]
+            print(f"[{module.STAGE}] resuming")
+        print(f"[{module.STAGE}] running")
+        module.main([*extra, *common, *flags])
+    print(f"pipeline finished in {time.perf_counter() - start:.0f} s -> {args.run}")
