@@ -1,4 +1,7 @@
-"""Return of any agent over a fixed list of seeds: the one definition every stage reports."""
+"""Return of any agent over a fixed list of seeds: the one definition every stage reports.
+
+It plays through ``envs.play.play``, the loop that also plays Stage III's fitness and every
+selection, with one environment copy: the seeds one after the other."""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from envs import make_env
 from envs.config import EnvConfig
+from envs.play import AgentPlayers, EnvCopies, play
 
 
 @dataclass
@@ -52,22 +55,11 @@ class EvalResult:
 
 
 def evaluate(agent: Agent, env_cfg: EnvConfig, cfg: EvalConfig) -> EvalResult:
-    """Play one whole game per seed (no training wrappers, raw scores) and collect returns."""
-    env = make_env(env_cfg, train=False)
-    returns, lengths = [], []
+    """Play one whole game per seed, one after the other (no training wrappers, raw scores)."""
+    game = EnvCopies(env_cfg, 1)
     start = time.perf_counter()
     try:
-        for seed in cfg.seeds:
-            frame, info = env.reset(seed=seed)
-            agent.reset()
-            total, steps, done = 0.0, 0, False
-            while not done and steps < cfg.max_steps:
-                frame, reward, terminated, truncated, info = env.step(agent.act(frame, info))
-                total += float(reward)
-                steps += 1
-                done = terminated or truncated
-            returns.append(total)
-            lengths.append(steps)
+        returns, lengths = play(AgentPlayers([agent]), 1, cfg.seeds, game, cfg.max_steps)
     finally:
-        env.close()
-    return EvalResult(returns, lengths, time.perf_counter() - start)
+        game.close()
+    return EvalResult(returns[0].tolist(), lengths[0].tolist(), time.perf_counter() - start)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.io import read_json, write_json
+from common.seeds import rollout_seed
 from envs import make_env
 from envs.config import EnvConfig
 from gplearn_custom.distill import Prepared
@@ -27,13 +28,13 @@ from teacher.agent import TeacherAgent
 
 def student_rollout(forest: SymbolicForest, teacher: TeacherAgent, perception: Perception,
                     env_cfg: EnvConfig, n_steps: int, seed: int) -> dict:
-    """``n_steps`` steps of the forest's greedy play (episodes seeded ``seed``, ``seed + 1``...), with
-    the teacher's distribution on every frame where the perception saw an object."""
+    """``n_steps`` steps of the forest's greedy play (episodes seeded ``seed``, ``seed + 1``..., over
+    the test range), with the teacher's distribution on every frame where the perception saw an object."""
     env = make_env(env_cfg)
-    states, probs, episodes = [], [], []
+    states, probs, episodes, seeds = [], [], [], [rollout_seed(seed, 0)]
     try:
         episode = 0
-        frame, info = env.reset(seed=seed)
+        frame, info = env.reset(seed=seeds[0])
         teacher.reset()
         perception.reset()
         for _ in range(n_steps):
@@ -47,12 +48,13 @@ def student_rollout(forest: SymbolicForest, teacher: TeacherAgent, perception: P
             frame, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 episode += 1
-                frame, info = env.reset(seed=seed + episode)
+                seeds.append(rollout_seed(seed, episode))
+                frame, info = env.reset(seed=seeds[-1])
                 teacher.reset()
                 perception.reset()
     finally:
         env.close()
-    return {"states": states, "teacher_probs": probs, "episodes": episodes}
+    return {"states": states, "teacher_probs": probs, "episodes": episodes, "episode_seeds": seeds}
 
 
 def grow(prep: Prepared, labelled: dict) -> Prepared:
@@ -93,6 +95,7 @@ def run_dagger(forest: SymbolicForest, prep: Prepared, rounds: int, steps: int, 
         test = prep.test_or_train()
         agreement = agreement_report(forest, prep.X[test], prep.data.actions[test])["agreement"]
         history.append({"round": r, "states_added": len(labelled["states"]),
+                        "episode_seeds": labelled.get("episode_seeds", []),
                         "train_states": len(prep.train), "test_agreement": agreement, "size": forest.size})
     return forest, prep, history
 

@@ -54,15 +54,15 @@ def selection_player(env_cfg, eval_cfg, spec: FeatureSpec, perception, episodes:
     """A function forests -> mean return of each over ``episodes`` whole games on seeds drawn from
     ``seed``, none of them an evaluation seed, so choosing by it leaves the reported return unbiased;
     every forest plays the same seeds, all in one lockstep game through ``perception``."""
-    from gplearn_custom.rl.fitness import draw_seeds, episode_returns
+    from gplearn_custom.rl.fitness import selection_returns
     from gplearn_custom.rl.lockstep import Lockstep
-
-    seeds = draw_seeds(np.random.RandomState(seed), episodes, set(eval_cfg.seeds))
 
     def mean_returns(forests: list[SymbolicForest]) -> np.ndarray:
         game = Lockstep(env_cfg, spec, perception, min(len(forests) * episodes, max_copies))
         try:
-            return episode_returns(forests, seeds, game, max_steps).mean(axis=1)
+            rng = np.random.RandomState(seed)
+            returns = selection_returns(forests, rng, episodes, set(eval_cfg.seeds), game, max_steps)
+            return returns.mean(axis=1)
         finally:
             game.close()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import apply_overrides, from_dict, load_yaml
+from common.seeds import check_test_seeds
 from envs.config import EnvConfig
 from envs.evaluation import EvalConfig
 from gplearn_custom.config import DistillConfig
@@ -37,4 +38,6 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
     data = apply_overrides(load_yaml(path), list(overrides))
     if seed is not None:
         data["seed"] = seed
-    return from_dict(Config, data)
+    config = from_dict(Config, data)
+    check_test_seeds(config.evaluation.seeds)
+    return config

@@ -126,7 +126,7 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
     perception = Perception(source, types, Tracker(d.gate, d.memory), d.decimals)
     stats = DatasetStats(types.names, true_names, d.match_tolerance)
     response = ActionResponse(len(types.names), len(action_names))
-    image_size, last_action = None, 0
+    image_size, last_action, seeds = None, 0, set()
     with DatasetWriter(out) as writer, tqdm(total=d.n_steps, desc="dataset", unit="step",
                                             disable=not progress) as bar:
         for batch in _chunks(itertools.chain(held, steps), d.chunk):
@@ -135,6 +135,7 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
             for step, detections in zip(batch, source.detect(frames, [s.info for s in batch]), strict=True):
                 if step.step == 0:
                     perception.reset()
+                    seeds.add(step.seed)
                 state = perception.update(detections)
                 stats.add(step, state)
                 if step.step > 0:
@@ -149,7 +150,8 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
             raise UserError("the object source found no object in any frame; check the detector "
                             "(python -m space eval) or detector.source")
         seconds = time.perf_counter() - start
-        summary = {**stats.summary(), "seconds": seconds, "steps_per_second": d.n_steps / seconds}
+        summary = {**stats.summary(), "seconds": seconds, "steps_per_second": d.n_steps / seconds,
+                   "episode_seeds": sorted(seeds)}
         agent, agent_evidence = response.choose(types.names, d.agent_min_share, d.agent_type)
         meta = {
             "format": "diffses-dataset/1", "env_id": config.env.id, "seed": config.seed,

@@ -6,6 +6,7 @@ import time
 
 from tqdm import tqdm
 
+from common.config import check_ranges
 from common.io import read_json, write_json
 from common.shards import write_shard
 from pipeline.cli import StageArgs
@@ -18,10 +19,7 @@ READS = ("teacher",)
 def frames_stage(args: StageArgs) -> dict:
     """Stage II-A (data): record the teacher's frames in ``args.run/frames``."""
     config, f = args.config, args.config.frames
-    if not 0.0 <= f.random_action_prob <= 1.0:
-        from common.errors import UserError
-
-        raise UserError(f"frames.random_action_prob must be in [0, 1], got {f.random_action_prob}")
+    check_ranges("frames", f, unit=("random_action_prob",))
     teacher_dir = args.run.stage("teacher", "train_visual_rl.py").require_complete().path
     stage = args.run.stage(STAGE, "save_frames.py")
     key = stage.key(config, SECTIONS, READS)
@@ -36,10 +34,11 @@ def frames_stage(args: StageArgs) -> dict:
     done = len(shards) * f.shard_size
     teacher = TeacherAgent.load(teacher_dir, config.env.frame_stack)
     start = time.perf_counter()
-    frames, objects, known = [], [], True
+    frames, objects, known, seeds = [], [], True, set()
     steps = rollout(config.env, teacher, f.n_frames, f.random_action_prob, config.seed,
                     deterministic=f.deterministic)
     for i, step in enumerate(tqdm(steps, total=f.n_frames, desc="frames", unit="frame")):
+        seeds.add(step.seed)
         if i < done:  # resume: replay the same seeded rollout up to the first missing shard
             continue
         frames.append(step.frame)
@@ -52,7 +51,7 @@ def frames_stage(args: StageArgs) -> dict:
             write_json(meta_path, {
                 "env_id": config.env.id, "image_shape": list(frames[0].shape),
                 "object_types": object_type_names(config.env), "action_names": action_names(config.env),
-                "n_frames": min((i + 1), f.n_frames), "shards": shards,
+                "n_frames": min((i + 1), f.n_frames), "shards": shards, "episode_seeds": sorted(seeds),
             })
             frames, objects = [], []
     summary = {"n_frames": f.n_frames, "shards": len(shards), "true_objects": known,

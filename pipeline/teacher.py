@@ -18,6 +18,7 @@ from stable_baselines3.common.callbacks import (
     StopTrainingOnRewardThreshold,
 )
 
+from common.config import check_ranges
 from common.errors import UserError
 from envs import make_vec_env
 from envs.evaluation import evaluate
@@ -92,11 +93,8 @@ def check_config(config: Config) -> None:
         raise UserError(f"teacher.keep must be 'best' or 'final', got '{t.keep}'")
     schedule(t.learning_rate, "learning_rate")
     schedule(t.clip_range, "clip_range")
-    if t.max_minutes is not None and t.max_minutes <= 0:
-        raise UserError(f"teacher.max_minutes must be positive or null, got {t.max_minutes}")
-    for key in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
-        if getattr(t, key) <= 0:
-            raise UserError(f"teacher.{key} must be positive, got {getattr(t, key)}")
+    check_ranges("teacher", t, positive=("max_minutes", "total_timesteps", "n_envs", "n_steps", "batch_size",
+                                         "n_epochs"))
 
 
 def decisions_per_second(agent: TeacherAgent, n: int = 200) -> float:

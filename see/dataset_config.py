@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.config import check_ranges
 from common.errors import UserError
 
 
@@ -31,26 +32,11 @@ class DatasetConfig:
     agent_min_share: float = 0.05  # least share of motion the actions must explain to name an agent
 
     def __post_init__(self) -> None:
-        if self.n_steps < 1:
-            raise UserError(f"dataset.n_steps must be at least 1, got {self.n_steps}")
-        if not 0.0 <= self.random_action_prob <= 1.0:
-            raise UserError(f"dataset.random_action_prob must be in [0, 1], got {self.random_action_prob}")
-        if self.n_types is not None and self.n_types < 1:
-            raise UserError(f"dataset.n_types must be at least 1 or null, got {self.n_types}")
+        check_ranges("dataset", self,
+                     at_least_one=("n_steps", "n_types", "cluster_frames", "silhouette_points", "chunk",
+                                   "torch_threads"),
+                     unit=("random_action_prob", "agent_min_share"), positive=("gate", "match_tolerance"),
+                     non_negative=("agent_type", "memory", "decimals", "silhouette_tolerance"))
         if len(self.type_range) != 2 or not 1 <= self.type_range[0] <= self.type_range[1]:
             raise UserError(
                 f"dataset.type_range must be [min, max] with 1 <= min <= max, got {self.type_range}")
-        for key in ("cluster_frames", "silhouette_points", "chunk", "torch_threads"):
-            if getattr(self, key) < 1:
-                raise UserError(f"dataset.{key} must be at least 1, got {getattr(self, key)}")
-        for key in ("gate", "match_tolerance"):
-            if getattr(self, key) <= 0:
-                raise UserError(f"dataset.{key} must be positive, got {getattr(self, key)}")
-        if not 0.0 <= self.agent_min_share <= 1.0:
-            raise UserError(f"dataset.agent_min_share must be in [0, 1], got {self.agent_min_share}")
-        if self.agent_type is not None and self.agent_type < 0:
-            raise UserError(f"dataset.agent_type must be a type index (0 or more) or null, "
-                            f"got {self.agent_type}")
-        for key in ("memory", "decimals", "silhouette_tolerance"):
-            if getattr(self, key) < 0:
-                raise UserError(f"dataset.{key} must not be negative, got {getattr(self, key)}")

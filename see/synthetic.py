@@ -17,6 +17,7 @@ import numpy as np
 
 from common.io import write_json
 from common.runs import RunFolder
+from common.seeds import rollout_seed
 from envs.builtin import BuiltinPong
 
 
@@ -54,7 +55,7 @@ def scripted_pong_dataset(
     rng = np.random.default_rng(seed)
     entries = []
     for episode in range(episodes):
-        _, info = env.reset(seed=seed + episode)
+        _, info = env.reset(seed=rollout_seed(seed, episode))
         done, step = False, 0
         while not done:
             state = [dataset_object(o) for o in info["objects"]]

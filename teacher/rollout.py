@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.seeds import rollout_seed
 from envs import make_env
 from envs.config import EnvConfig
 from teacher.agent import TeacherAgent
@@ -25,16 +26,18 @@ class Step:
     action: int  # the action actually taken
     episode: int
     step: int
+    seed: int  # the episode's seed (common.seeds.rollout_seed: a development seed)
 
 
 def rollout(env_cfg: EnvConfig, teacher: TeacherAgent, n_steps: int, random_action_prob: float,
             seed: int, deterministic: bool = True) -> Iterator[Step]:
-    """Yield ``n_steps`` steps of play over as many episodes as it takes (seeds ``seed``, ``seed+1``...)."""
+    """Yield ``n_steps`` steps of play over as many episodes as it takes (seeds ``seed``, ``seed+1``...,
+    stepping over the test range)."""
     rng = np.random.default_rng(seed)
     env = make_env(env_cfg, train=False)
     try:
-        episode = 0
-        frame, info = env.reset(seed=seed)
+        episode, episode_seed = 0, rollout_seed(seed, 0)
+        frame, info = env.reset(seed=episode_seed)
         teacher.reset()
         step = 0
         for _ in range(n_steps):
@@ -45,13 +48,14 @@ def rollout(env_cfg: EnvConfig, teacher: TeacherAgent, n_steps: int, random_acti
                 action = int(np.argmax(probs))
             else:
                 action = int(rng.choice(len(probs), p=probs))
-            yield Step(frame, info, probs, action, episode, step)
+            yield Step(frame, info, probs, action, episode, step, episode_seed)
             frame, _, terminated, truncated, info = env.step(action)
             step += 1
             if terminated or truncated:
                 episode += 1
                 step = 0
-                frame, info = env.reset(seed=seed + episode)
+                episode_seed = rollout_seed(seed, episode)
+                frame, info = env.reset(seed=episode_seed)
                 teacher.reset()
     finally:
         env.close()

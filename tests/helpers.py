@@ -12,7 +12,7 @@ PONG = ROOT / "configs" / "pong.yaml"
 # A teacher that trains in seconds: enough for the later stages' plumbing, not to play well.
 TINY_TEACHER = ["teacher.total_timesteps=512", "teacher.n_envs=2", "teacher.n_steps=128",
                 "teacher.batch_size=128", "teacher.n_epochs=1", "teacher.checkpoint_freq=256",
-                "teacher.eval_freq=256", "teacher.eval_episodes=1", "evaluation.seeds=[1]",
+                "teacher.eval_freq=256", "teacher.eval_episodes=1", "evaluation.seeds=[1000]",
                 "evaluation.max_steps=50"]
 
 

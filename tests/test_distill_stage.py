@@ -38,7 +38,7 @@ def make_run(folder, dataset, **distill):
     RunFolder(folder).create_marker("BuiltinPong-v0")
     save_dataset(folder, *dataset)
     config = folder.parent / f"{folder.name}.yaml"
-    settings = {"seed": 0, "env": {"id": "BuiltinPong-v0"}, "evaluation": {"seeds": [1], "max_steps": 100},
+    settings = {"seed": 0, "env": {"id": "BuiltinPong-v0"}, "evaluation": {"seeds": [1000], "max_steps": 100},
                 "distill": {**TINY, **distill}}
     config.write_text(yaml.safe_dump(settings))
     return ["--config", str(config), "--run", str(folder)]

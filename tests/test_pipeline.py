@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 import run_pipeline
 import symbolic_finetuning
+from common import seeds
 from common.errors import UserError
 from gplearn_custom.rl import evolution
 from tests.helpers import PONG, TINY_TEACHER
@@ -24,6 +26,22 @@ TINY = [*TINY_TEACHER, "frames.n_frames=64", "frames.shard_size=32", "detector.s
         "finetune.max_episode_steps=40", "finetune.selection_episodes=1",
         "finetune.selection_max_steps=50", "finetune.polish_updates=1", "finetune.n_envs=2",
         "finetune.n_steps=16", "finetune.n_epochs=1", "finetune.n_minibatches=1"]
+
+
+def check_seed_ranges(run):
+    """Every rollout's seeds in a finished run are development seeds, every fitness and selection game's
+    selection seeds, and only the reported returns are played on test seeds."""
+    frames = json.loads((run / "frames" / "meta.json").read_text())["episode_seeds"]
+    dataset = json.loads((run / "dataset.meta.json").read_text())["stats"]["episode_seeds"]
+    rounds = json.loads((run / "distill" / "eval.json").read_text())["dagger"]
+    dagger = [s for r in rounds for s in r["episode_seeds"]]
+    finetune = json.loads((run / "finetune" / "eval.json").read_text())
+    fitness = [s for h in finetune["history"] for s in h["episode_seeds"]]
+    assert frames and dataset and dagger and fitness
+    assert all(seeds.is_development(s) for s in frames + dataset + dagger)
+    assert all(s in seeds.SELECTION for s in fitness)
+    reported = yaml.safe_load((run / "finetune" / "config.yaml").read_text())
+    assert all(s in seeds.TEST for s in reported["evaluation"]["seeds"])
 
 
 def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkeypatch, capsys):
@@ -59,6 +77,7 @@ def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkey
     finetuned = json.loads((run / "finetune" / "eval.json").read_text())["finetuned"]
     assert finetuned["policy_decisions_per_second"] > finetuned["policy_numpy_decisions_per_second"] > 0
 
+    check_seed_ranges(run)
     run_pipeline.main(argv)  # everything finished: nothing is redone
     assert capsys.readouterr().out.count("complete, skipped") == len(STAGES)
     symbolic_finetuning.main([*argv, "--force"])  # fine-tuning redone by hand: the report is now stale

@@ -97,7 +97,7 @@ def test_sigint_leaves_a_checkpoint_that_resume_continues(tmp_path):
     run = tmp_path / "run"
     args = ["train_visual_rl.py", "--config", str(PONG), "--run", str(run), "teacher.total_timesteps=8000",
             "teacher.n_envs=2", "teacher.checkpoint_freq=1000000", "teacher.eval_freq=1000000",
-            "evaluation.seeds=[1]", "evaluation.max_steps=20"]
+            "evaluation.seeds=[1000]", "evaluation.max_steps=20"]
     # a shell that starts jobs in the background ignores SIGINT, and children inherit that: restore
     # the default, so the test sends what a user's Ctrl-C sends however pytest was launched
     proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

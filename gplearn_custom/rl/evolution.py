@@ -35,11 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from common.config import to_dict
+from common.seeds import draw_selection_seeds
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
 from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import ProgramSettings, from_tokens, function_set, to_tokens
 from gplearn_custom.rl.config import FinetuneConfig
-from gplearn_custom.rl.fitness import draw_seeds, episode_returns, fitness
+from gplearn_custom.rl.fitness import episode_returns, fitness, selection_returns
 from gplearn_custom.rl.lockstep import Lockstep
 from gplearn_custom.rl.ppo import ConstantTuner, with_biases
 
@@ -112,9 +113,11 @@ class RewardEvolution(Evolution):
 
     def _select(self, candidates: dict[str, Member]) -> FinetuneResult:
         """Whole games on held-out training seeds; on equal scores the earlier (least changed) candidate."""
-        seeds = draw_seeds(self._rng, self.cfg.selection_episodes, self.exclude)
         forests = [self.forest(m) for m in candidates.values()]
-        returns = self._play(forests, seeds, self.cfg.selection_max_steps, self.selection_game)
+        steps = self.selection_game.steps
+        returns = selection_returns(forests, self._rng, self.cfg.selection_episodes, self.exclude,
+                                    self.selection_game, self.cfg.selection_max_steps)
+        self.env_steps += self.selection_game.steps - steps
         scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
         chosen = int(np.argmax(scores))
         selection = {name: {"return_mean": float(r.mean()), "fitness": float(s), "size": m.size,
@@ -161,7 +164,7 @@ class RewardEvolution(Evolution):
         pool = [self._fresh() for _ in range(max(n, self.cfg.fresh_pool))]
         if len(pool) == n:
             return pool
-        seeds = draw_seeds(self._rng, self.cfg.episodes, self.exclude)
+        seeds = draw_selection_seeds(self._rng, self.cfg.episodes, self.exclude)
         returns = self._play([self.forest(m) for m in pool], seeds, self.cfg.max_episode_steps, self.game)
         scores = fitness(returns, [m.size for m in pool], self.cfg.parsimony_coefficient)
         return [pool[i] for i in np.argsort(-scores, kind="stable")[:n]]
@@ -200,7 +203,8 @@ class RewardEvolution(Evolution):
 
     def _evaluate(self, population: list[Member]) -> None:
         """Fitness of every member on this generation's episodes."""
-        seeds = draw_seeds(self._rng, self.cfg.episodes, self.exclude)
+        seeds = draw_selection_seeds(self._rng, self.cfg.episodes, self.exclude)
+        self._seeds = seeds
         forests = [self.forest(m) for m in population]
         returns = self._play(forests, seeds, self.cfg.max_episode_steps, self.game)
         scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
@@ -228,6 +232,7 @@ class RewardEvolution(Evolution):
             "ppo_updates": self.updates,
             "env_steps": self.env_steps,
             "fitness_steps": work,
+            "episode_seeds": self._seeds,
             "seconds": seconds,
         }
 

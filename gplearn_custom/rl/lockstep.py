@@ -1,8 +1,8 @@
-"""Copies of the game stepped together, so perception and policies run on batches of states.
+"""Copies of the game with the policy's perception: frames in, feature rows out, in batches.
 
-The environments are plain Python objects stepped one after the other (the built-in games and
-emulators are single-threaded and cheap), but everything after the step is batched: one detector
-call for all frames, one feature matrix, one forest evaluation per forest, one teacher forward.
+``envs.play.EnvCopies`` steps the environments; this adds what a symbolic policy reads: one
+detector call for all copies' frames, a tracker per copy, one feature matrix. PPO's rollouts use
+``reset``/``step`` directly; whole episodes are played by ``envs.play.play`` with ``ForestPlayers``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs import make_env
 from envs.config import EnvConfig
+from envs.play import EnvCopies
 from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.language.forest import SymbolicForest
 from see.perception import Perception
 from see.reader import ObjectReader
 
@@ -34,39 +35,54 @@ class Lockstep:
     """``copies`` environments with their perception; ``reset``/``step`` take the copies to act on."""
 
     def __init__(self, env_cfg: EnvConfig, spec: FeatureSpec, perception: Perception | None, copies: int):
-        self.envs = [make_env(env_cfg) for _ in range(copies)]
+        self.envs = EnvCopies(env_cfg, copies)
         self.spec = spec
         self.reader = ObjectReader(perception, copies)
-        self.steps = 0  # environment steps taken, for reports
 
     def __len__(self) -> int:
         return len(self.envs)
 
+    @property
+    def steps(self) -> int:
+        """Environment steps taken, for reports."""
+        return self.envs.steps
+
     def reset(self, copies: Sequence[int], seeds: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Start an episode in each of ``copies``; returns their features and frames."""
-        frames, infos = [], []
-        for copy, seed in zip(copies, seeds, strict=True):
-            frame, info = self.envs[copy].reset(seed=int(seed))
+        frames, infos = self.envs.reset(copies, seeds)
+        for copy in copies:
             self.reader.reset(copy)
-            frames.append(frame)
-            infos.append(info)
-        return self._features(frames, infos, copies), frames
+        return self.features(frames, infos, copies), frames
 
     def step(self, copies: Sequence[int], actions: Sequence[int]) -> Transition:
-        frames, infos = [], []
-        rewards = np.zeros(len(copies))
-        terminated = np.zeros(len(copies), dtype=bool)
-        truncated = np.zeros(len(copies), dtype=bool)
-        for k, (copy, action) in enumerate(zip(copies, actions, strict=True)):
-            frame, rewards[k], terminated[k], truncated[k], info = self.envs[copy].step(int(action))
-            frames.append(frame)
-            infos.append(info)
-        self.steps += len(copies)
-        return Transition(rewards, terminated, truncated, self._features(frames, infos, copies), frames)
+        out = self.envs.step(copies, actions)
+        features = self.features(out.frames, out.infos, copies)
+        return Transition(out.rewards, out.terminated, out.truncated, features, out.frames)
 
-    def _features(self, frames: list[np.ndarray], infos: list[dict], copies: Sequence[int]) -> np.ndarray:
+    def features(self, frames: list[np.ndarray], infos: list[dict], copies: Sequence[int]) -> np.ndarray:
         return self.spec.transform(self.reader.read(frames, infos, copies))
 
     def close(self) -> None:
-        for env in self.envs:
-            env.close()
+        self.envs.close()
+
+
+class ForestPlayers:
+    """Forests as ``envs.play.Players``: each step reads every copy's objects once, then runs each
+    forest once on the rows of the copies it plays."""
+
+    def __init__(self, forests: Sequence[SymbolicForest], game: Lockstep):
+        self.forests = forests
+        self.game = game
+
+    def start(self, copies: np.ndarray) -> None:
+        for copy in copies:
+            self.game.reader.reset(copy)
+
+    def act(self, copies: np.ndarray, owners: np.ndarray, frames: list[np.ndarray],
+            infos: list[dict]) -> np.ndarray:
+        X = self.game.features(frames, infos, copies)
+        actions = np.empty(len(copies), dtype=np.int64)
+        for f in np.unique(owners):
+            rows = owners == f
+            actions[rows] = self.forests[f].predict(X[rows])
+        return actions

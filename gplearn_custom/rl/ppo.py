@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.seeds import draw_selection_seeds
 from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import FUNCTIONS
 from gplearn_custom.language.torch_forest import TorchForest
 from gplearn_custom.rl.config import FinetuneConfig
-from gplearn_custom.rl.fitness import draw_seeds
 from gplearn_custom.rl.lockstep import Lockstep
 from gplearn_custom.rl.teacher import BatchTeacher
 
@@ -126,7 +126,7 @@ class ConstantTuner:
     # ----------------------------------------------------------------------------- rollouts
 
     def _reset(self, copies: np.ndarray, rng: np.random.RandomState) -> RolloutState:
-        seeds = draw_seeds(rng, len(copies), self.exclude)
+        seeds = draw_selection_seeds(rng, len(copies), self.exclude)
         features, frames = self.game.reset(copies, seeds)
         if self.teacher is not None:
             for copy in copies:
