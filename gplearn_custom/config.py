@@ -71,7 +71,7 @@ class DistillConfig:
     # baselines reported in eval.json, same data and seed
     baselines: bool = True
     baseline_population: int = 1000  # stock gplearn SymbolicRegressor on the action index (MAE)
-    baseline_generations: int = 20
+    baseline_generations: int | None = None  # None: the method's budget of scored programs
     mlp_hidden: int = 64  # MLP student distilled with KL
     mlp_epochs: int = 300
     # evaluation

@@ -12,10 +12,10 @@ import numpy as np
 
 from common.config import check_ranges
 from common.errors import UserError
-from gplearn_custom.baselines import mlp_student, stock_gplearn
+from gplearn_custom.baselines import decision_tree, mlp_student, random_forest, stock_gplearn
 from gplearn_custom.config import DistillConfig, check_genetic
 from gplearn_custom.data import DistillData, split
-from gplearn_custom.evaluation import agreement_report, decisions_per_second
+from gplearn_custom.evaluation import agreement_measures, agreement_report, decisions_per_second
 from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
@@ -167,7 +167,7 @@ def evaluate(forest: SymbolicForest, prep: Prepared, cfg: DistillConfig) -> dict
     """Held-out agreement, sizes and speed of the policy alone (eval.json's ``symbolic``)."""
     test = prep.test_or_train()
     train = agreement_report(forest, prep.X[prep.train], prep.data.actions[prep.train])
-    report = agreement_report(forest, prep.X[test], prep.data.actions[test])
+    report = agreement_report(forest, prep.X[test], prep.data.actions[test], prep.data.probs[test])
     report.update(
         held_out="test" if len(prep.test) else "train (no test states)",
         train_agreement=train["agreement"],
@@ -180,17 +180,26 @@ def evaluate(forest: SymbolicForest, prep: Prepared, cfg: DistillConfig) -> dict
     return report
 
 
-def run_baselines(prep: Prepared, cfg: DistillConfig, seed: int) -> dict:
-    """Stock gplearn and an MLP student on the same fitness states, scored on the same test states."""
+def run_baselines(prep: Prepared, cfg: DistillConfig, seed: int, forest: SymbolicForest, budget: int) -> dict:
+    """Other students on the same fitness states, scored on the same test states with the same
+    measures: stock gplearn at the method's budget of ``budget`` scored programs (unless
+    ``baseline_generations`` is set), a decision tree with as many nodes as ``forest`` (VIPER's kind
+    of policy), a random forest (a ceiling), an MLP, and the majority action."""
     test = prep.test_or_train()
     X, X_test = prep.X[prep.fit], prep.X[test]
     actions, actions_test = prep.data.actions[prep.fit], prep.data.actions[test]
+    generations = cfg.baseline_generations or max(1, -(-budget // cfg.baseline_population))
     started = time.perf_counter()
-    return {
-        "stock_gplearn": stock_gplearn(X, actions, X_test, actions_test, len(prep.data.action_names),
-                                       cfg.baseline_population, cfg.baseline_generations, seed),
-        "mlp_student": mlp_student(X, prep.data.probs[prep.fit], X_test, actions_test, cfg.temperature,
-                                   cfg.mlp_hidden, cfg.mlp_epochs, seed),
-        "majority_action": {"agreement": float(np.mean(actions_test == np.bincount(actions).argmax()))},
-        "seconds": time.perf_counter() - started,
+    rows = {
+        "stock_gplearn": stock_gplearn(X, actions, X_test, len(prep.data.action_names),
+                                       cfg.baseline_population, generations, seed),
+        "decision_tree": decision_tree(X, actions, X_test, forest.size, seed),
+        "random_forest": random_forest(X, actions, X_test, seed),
+        "mlp_student": mlp_student(X, prep.data.probs[prep.fit], X_test, cfg.temperature, cfg.mlp_hidden,
+                                   cfg.mlp_epochs, seed),
+        "majority_action": {"method": "the most frequent teacher action",
+                            "predicted": np.full(len(test), np.bincount(actions).argmax())},
     }
+    for row in rows.values():
+        row.update(agreement_measures(row.pop("predicted"), actions_test, prep.data.probs[test]))
+    return {**rows, "method_budget": budget, "seconds": time.perf_counter() - started}

@@ -81,14 +81,40 @@ def evaluate_policy_return(forest: SymbolicForest, env_cfg, eval_cfg, perception
     return {**summary, "agent_steps_per_second": timed.decisions_per_second}
 
 
-def agreement_report(forest: SymbolicForest, X: np.ndarray, actions: np.ndarray) -> dict:
-    """Agreement overall and per teacher action (recall of each action)."""
+DECISIVE = 0.9  # a state is decisive where the teacher's top action has at least this probability
+
+
+def criticality(probs: np.ndarray) -> np.ndarray:
+    """How much the action matters in each state, VIPER-style: the gap between the teacher's log
+    probabilities of its best and its worst action. (VIPER weighs by Q-value gaps; a PPO teacher has
+    a state value only, and its logits are the advantage-like quantity it has.)"""
+    log_probs = np.log(np.clip(probs, 1e-8, 1.0))
+    return log_probs.max(axis=1) - log_probs.min(axis=1)
+
+
+def agreement_measures(predicted: np.ndarray, actions: np.ndarray, probs: np.ndarray | None = None) -> dict:
+    """Plain agreement and, given the teacher's distributions, agreement on decisive states (top
+    probability >= ``DECISIVE``) and criticality-weighted agreement: where a student's choice matters."""
+    hits = predicted == actions
+    out = {"agreement": float(np.mean(hits))}
+    if probs is not None:
+        decisive = probs.max(axis=1) >= DECISIVE
+        weights = criticality(probs)
+        out.update(decisive_agreement=float(np.mean(hits[decisive])) if decisive.any() else None,
+                   decisive_share=float(np.mean(decisive)),
+                   critical_agreement=float(weights @ hits / weights.sum()) if weights.sum() > 0 else None)
+    return out
+
+
+def agreement_report(forest: SymbolicForest, X: np.ndarray, actions: np.ndarray,
+                     probs: np.ndarray | None = None) -> dict:
+    """``agreement_measures`` and the agreement per teacher action (recall of each action)."""
     predicted = forest.predict(X)
     per_action = {
         name: float(np.mean(predicted[actions == a] == a)) if np.any(actions == a) else None
         for a, name in enumerate(forest.action_names)
     }
-    return {"agreement": float(np.mean(predicted == actions)), "agreement_per_action": per_action,
+    return {**agreement_measures(predicted, actions, probs), "agreement_per_action": per_action,
             "states": int(len(actions))}
 
 

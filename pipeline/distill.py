@@ -104,7 +104,8 @@ def distill_stage(args: StageArgs) -> dict:
     if cfg.dagger_rounds:
         report["dagger"] = dagger
     if cfg.baselines:
-        report["baselines"] = run_baselines(prep, cfg, config.seed)
+        budget = sum(run.get("evaluations", 0) for run in search.get("runs", []))
+        report["baselines"] = run_baselines(prep, cfg, config.seed, forest, budget)
     if perception is not None:
         report["return"] = evaluate_policy_return(forest, config.env, config.evaluation, perception)
     if cfg.play_true_objects and list(prep.spec.type_names) == object_type_names(config.env):

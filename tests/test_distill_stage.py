@@ -54,7 +54,12 @@ def test_writes_every_artifact(tmp_path, dataset):
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     saved = json.loads((out / "eval.json").read_text())
     assert saved["symbolic"]["agreement"] == report["symbolic"]["agreement"]
-    assert set(saved["baselines"]) >= {"stock_gplearn", "mlp_student"}
+    baselines = saved["baselines"]
+    students = ("stock_gplearn", "decision_tree", "mlp_student")
+    assert set(baselines) >= {*students, "random_forest", "majority_action"}
+    assert baselines["decision_tree"]["size"] <= saved["symbolic"]["size"]  # VIPER's kind, same node budget
+    for row in (saved["symbolic"], *(baselines[k] for k in students)):
+        assert {"agreement", "decisive_agreement", "critical_agreement"} <= set(row)
     assert saved["symbolic"]["size"] == sum(saved["symbolic"]["size_per_program"].values())
     assert saved["symbolic"]["policy_decisions_per_second"] > 0
     assert len(saved["return_true_objects"]["returns"]) == 1
@@ -223,3 +228,16 @@ def test_dagger_states_join_training_but_never_the_held_out_test(dataset):
     assert (grown.data.actions[-7:] == 2).all()
     assert grown.data.episodes[-1] > prep.data.episodes.max()  # a new episode, not merged into one
     assert grow(prep, {"states": [], "teacher_probs": [], "episodes": []}) is prep
+
+
+def test_decisive_and_critical_agreement_count_the_states_where_the_choice_matters():
+    from gplearn_custom.evaluation import agreement_measures
+
+    probs = np.array([[0.95, 0.04, 0.01], [0.4, 0.3, 0.3], [0.05, 0.92, 0.03], [0.34, 0.33, 0.33]])
+    actions = probs.argmax(1)
+    wrong_where_unsure = np.array([0, 2, 1, 1])  # errs on the two states the teacher hardly cares about
+    m = agreement_measures(wrong_where_unsure, actions, probs)
+    assert m["agreement"] == 0.5 and m["decisive_agreement"] == 1.0 and m["decisive_share"] == 0.5
+    assert m["critical_agreement"] > 0.9
+    wrong_where_sure = np.array([1, 0, 0, 0])
+    assert agreement_measures(wrong_where_sure, actions, probs)["critical_agreement"] < 0.1
