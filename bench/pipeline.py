@@ -3,7 +3,10 @@
     .venv/bin/python bench/pipeline.py [--config configs/pong.yaml] [--run bench/runs/pipeline]
 
 Targets (issue 7): ``make demo`` finishes all stages in <= 10 minutes on 2 CPU cores with peak
-memory under 4 GiB, and the symbolic agent's return is >= 95 % of the teacher's.
+memory under 4 GiB, and the symbolic agent's return is >= 95 % of the teacher's. It also tables the
+distillation against its baselines on the held-out states (issue 16): plain, decisive-state and
+criticality-weighted agreement and node counts; target: decisive-state agreement >= 0.9 with at
+most 30 nodes per action.
 """
 
 from __future__ import annotations
@@ -50,7 +53,22 @@ def main() -> None:
                "teacher_seconds": pick(stages["teacher"], "wall_seconds"),
                "space_f1": pick(stages["space"], "f1", "eval.f1", "overall.f1")}
     print(table([summary], list(summary)))
-    print(f"results -> {save('pipeline', {'summary': summary, 'results': rows, 'transfer': transfer})}")
+    students = distillation_rows(args.run / "distill" / "eval.json")
+    print(table(students, ["student", "agreement", "decisive_agreement", "critical_agreement", "size"]))
+    result = {"summary": summary, "results": rows, "transfer": transfer, "distillation": students}
+    print(f"results -> {save('pipeline', result)}")
+
+
+def distillation_rows(path: Path) -> list[dict]:
+    """The distilled forest and each baseline, scored the same way on the same held-out states."""
+    saved = json.loads(path.read_text())
+    keys = ("agreement", "decisive_agreement", "decisive_share", "critical_agreement", "size")
+    rows = [{"student": "symbolic forest (ours)", **{k: saved["symbolic"].get(k) for k in keys},
+             "max_program_size": max(saved["symbolic"]["size_per_program"].values())}]
+    for name, row in saved.get("baselines", {}).items():
+        if isinstance(row, dict):
+            rows.append({"student": name, **{k: row.get(k) for k in keys}, "method": row.get("method")})
+    return rows
 
 
 if __name__ == "__main__":
