@@ -44,7 +44,7 @@ def main() -> None:
         stages[stage] = json.loads(record.read_text()).get("summary", {}) if record.is_file() else {}
     rows = results_rows(args.run)
     teacher_return = rows[0]["return"] or 0.0
-    symbolic_return = rows[-1]["return"]
+    symbolic_return = [r for r in rows if "symbolic" in r["agent"]][-1]["return"]
     print(table(rows, ["agent", "return", "std", "agreement", "size", "policy_dps", "agent_dps"]))
     transfer = json.loads((args.run / "report" / "transfer.json").read_text())["rows"]
     print(table(transfer, [k for k in transfer[0] if k != "overrides"]))

@@ -65,6 +65,9 @@ def results_rows(run: Path) -> list[dict]:
                                "finetuned.policy_decisions_per_second"),
             "agent_dps": pick(ev, "return.agent_steps_per_second", "finetuned.agent_steps_per_second"),
         })
+    floor = load(run / "finetune" / "eval.json").get("random")
+    if floor:  # the floor every return is read against
+        rows.append({"agent": "random actions", "return": floor["return_mean"], "std": floor["return_std"]})
     return rows
 
 

@@ -73,7 +73,7 @@ def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkey
     assert all((run / stage / "complete.json").is_file() for stage in STAGES)
     history = json.loads((run / "finetune" / "checkpoint.json").read_text())["history"]
     assert [h["generation"] for h in history] == [0, 1, 2]  # resumed after generation 0, not restarted
-    assert (run / "report" / "report.md").is_file()
+    assert "random actions" in (run / "report" / "report.md").read_text()  # the floor beside the agents
     finetuned = json.loads((run / "finetune" / "eval.json").read_text())["finetuned"]
     assert finetuned["policy_decisions_per_second"] > finetuned["policy_numpy_decisions_per_second"] > 0
 
