@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import (
@@ -24,7 +23,7 @@ from envs import make_vec_env
 from envs.evaluation import evaluate
 from pipeline.cli import StageArgs
 from pipeline.config import Config
-from teacher.agent import MODEL_FILE, TeacherAgent
+from teacher.agent import MODEL_FILE, TeacherAgent, decisions_per_second
 from teacher.cnn import CompactCNN, KeypointCNN, SmallAtariCNN
 
 STAGE = "teacher"
@@ -95,17 +94,6 @@ def check_config(config: Config) -> None:
     schedule(t.clip_range, "clip_range")
     check_ranges("teacher", t, positive=("max_minutes", "total_timesteps", "n_envs", "n_steps", "batch_size",
                                          "n_epochs"))
-
-
-def decisions_per_second(agent: TeacherAgent, n: int = 200) -> float:
-    """Batch-1 forward passes per second of the teacher's network alone, on the CPU."""
-    frame = np.zeros(agent.model.observation_space.shape[1:] + (3,), dtype=np.uint8)
-    agent.reset()
-    start = time.perf_counter()
-    for _ in range(n):
-        agent.probs(frame)
-    agent.reset()
-    return n / (time.perf_counter() - start)
 
 
 def build_model(config: Config, venv, tensorboard_dir: Path) -> PPO:

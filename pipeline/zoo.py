@@ -15,8 +15,7 @@ from common.config import load_yaml, to_dict
 from common.errors import UserError
 from envs.evaluation import evaluate
 from pipeline.config import Config
-from pipeline.teacher import decisions_per_second
-from teacher.agent import MODEL_FILE, TeacherAgent
+from teacher.agent import MODEL_FILE, TeacherAgent, decisions_per_second
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO_FILES = (MODEL_FILE, "config.yaml", "eval.json", "curve.png")

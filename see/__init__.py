@@ -1,1 +1,2 @@
-"""Seeing objects: operators ("judges") and features that symbolic policies read."""
+"""Perception: objects from frames (types, tracking, the agent's type), the dataset format, and how a
+playing policy reads objects."""
