@@ -39,6 +39,7 @@ from gplearn_custom.rl.teacher import BatchTeacher
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from see.perception import Perception
+from see.synthetic import dataset_object, scripted_pong_probs
 from teacher.agent import TeacherAgent
 
 STAGE = "finetune"
@@ -133,6 +134,7 @@ def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
         "distilled": distilled,
         "teacher": teacher_return(config, inputs.teacher_dir),
         "random": random_return(config),
+        "scripted": scripted_return(config),
         "chosen": result.chosen,
         # where the output comes from: the distilled forest unchanged, changed from it, or grown afresh
         "lineage": result.selection[result.chosen]["lineage"],
@@ -258,6 +260,25 @@ class RandomAgent:
 def random_return(config: Config) -> dict:
     agent = RandomAgent(len(action_names(config.env)), config.seed)
     return evaluate(agent, config.env, config.evaluation).summary()
+
+
+class ScriptedPongAgent:
+    """Built-in Pong's scripted player (``see.synthetic``): the paddle chases the ball's height. It
+    reads the game's true objects, so it is PRIVILEGED: a ceiling to read returns against, never an
+    agent of this tool."""
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, frame: np.ndarray, info: dict) -> int:
+        return int(np.argmax(scripted_pong_probs([dataset_object(o) for o in info["objects"]])))
+
+
+def scripted_return(config: Config) -> dict | None:
+    """The scripted ceiling's return where the game has one (built-in Pong with its truth shown)."""
+    if config.env.id != "BuiltinPong-v0" or config.env.hide_truth:
+        return None
+    return {**evaluate(ScriptedPongAgent(), config.env, config.evaluation).summary(), "privileged": True}
 
 
 def _ratio(report: dict) -> float | None:

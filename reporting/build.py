@@ -65,9 +65,13 @@ def results_rows(run: Path) -> list[dict]:
                                "finetuned.policy_decisions_per_second"),
             "agent_dps": pick(ev, "return.agent_steps_per_second", "finetuned.agent_steps_per_second"),
         })
-    floor = load(run / "finetune" / "eval.json").get("random")
+    finetune = load(run / "finetune" / "eval.json")
+    floor, ceiling = finetune.get("random"), finetune.get("scripted")
     if floor:  # the floor every return is read against
         rows.append({"agent": "random actions", "return": floor["return_mean"], "std": floor["return_std"]})
+    if ceiling:  # reads the game's true objects: a ceiling, named as privileged
+        rows.append({"agent": "scripted player (privileged: true objects)", "return": ceiling["return_mean"],
+                     "std": ceiling["return_std"]})
     return rows
 
 

@@ -347,3 +347,13 @@ def test_cli_reports_missing_inputs(tmp_path):
     with pytest.raises(UserError, match="distill_teacher.py"):
         main(args)
     assert not (tmp_path / "pong" / "finetune").exists()
+
+
+def test_the_scripted_ceiling_wins_every_game_and_is_named_privileged():
+    from pipeline.config import Config
+    from pipeline.finetune import scripted_return
+
+    config = from_dict(Config, {"evaluation": {"seeds": [1000, 1001], "max_steps": 2000}})
+    ceiling = scripted_return(config)
+    assert ceiling["privileged"] and ceiling["returns"] == [5.0, 5.0]  # 5 points is the game's maximum
+    assert scripted_return(from_dict(Config, {"env": {"hide_truth": True}})) is None
