@@ -173,7 +173,7 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
             [self.p_crossover, self.p_subtree_mutation, self.p_hoist_mutation, self.p_point_mutation,
              self.p_constant_mutation], fixed_fitness=True)
         self._memo: dict[tuple, Score] = {}
-        self._seeds = list(initial_forests)
+        self._initial_forests = list(initial_forests)
 
         def after_generation(stats: dict) -> None:
             if self.verbose:
@@ -214,7 +214,7 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
 
     def _initial(self) -> list[Member]:
         population = []
-        for forest in self._seeds[: self.population_size]:
+        for forest in self._initial_forests[: self.population_size]:
             if forest.n_actions != self.n_actions_ or len(forest.feature_names) != self.n_features_in_:
                 raise ValueError("an initial forest does not match the data's features or actions")
             population.append(Member([list(p) for p in forest.programs]))

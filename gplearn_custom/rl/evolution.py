@@ -204,7 +204,7 @@ class RewardEvolution(Evolution):
     def _evaluate(self, population: list[Member]) -> None:
         """Fitness of every member on this generation's episodes."""
         seeds = draw_selection_seeds(self._rng, self.cfg.episodes, self.exclude)
-        self._seeds = seeds
+        self._fitness_seeds = seeds
         forests = [self.forest(m) for m in population]
         returns = self._play(forests, seeds, self.cfg.max_episode_steps, self.game)
         scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
@@ -232,7 +232,7 @@ class RewardEvolution(Evolution):
             "ppo_updates": self.updates,
             "env_steps": self.env_steps,
             "fitness_steps": work,
-            "episode_seeds": self._seeds,
+            "episode_seeds": self._fitness_seeds,
             "seconds": seconds,
         }
 
