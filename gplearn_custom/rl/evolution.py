@@ -38,7 +38,7 @@ from common.config import to_dict
 from common.seeds import draw_selection_seeds
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
 from gplearn_custom.language.forest import SymbolicForest
-from gplearn_custom.language.program import ProgramSettings, from_tokens, function_set, to_tokens
+from gplearn_custom.language.program import ProgramSettings, function_set
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.fitness import episode_returns, fitness, selection_returns
 from gplearn_custom.rl.lockstep import Lockstep
@@ -126,20 +126,18 @@ class RewardEvolution(Evolution):
         return FinetuneResult(forests[chosen], list(candidates)[chosen], selection, self._history,
                               self.updates, self.env_steps)
 
-    def _play(self, forests: list[SymbolicForest], seeds: list[int], max_steps: int,
-              game: Lockstep) -> np.ndarray:
-        """Returns (len(forests), len(seeds)); equal forests (elites, reproductions) play once."""
-        index: dict[str, int] = {}
+    def _play(self, members: list[Member], seeds: list[int], max_steps: int, game: Lockstep) -> np.ndarray:
+        """Returns (len(members), len(seeds)); equal forests (elites, reproductions) play once."""
+        index: dict[tuple, int] = {}
         unique: list[SymbolicForest] = []
-        for forest in forests:
-            key = _key(forest)
-            if key not in index:
-                index[key] = len(unique)
-                unique.append(forest)
+        for member in members:
+            if member.key not in index:
+                index[member.key] = len(unique)
+                unique.append(self.forest(member))
         steps = game.steps
         returns = episode_returns(unique, seeds, game, max_steps)
         self.env_steps += game.steps - steps
-        return returns[[index[_key(f)] for f in forests]]
+        return returns[[index[m.key] for m in members]]
 
     # ----------------------------------------------------------------------------- the fitness plugged in
 
@@ -165,7 +163,7 @@ class RewardEvolution(Evolution):
         if len(pool) == n:
             return pool
         seeds = draw_selection_seeds(self._rng, self.cfg.episodes, self.exclude)
-        returns = self._play([self.forest(m) for m in pool], seeds, self.cfg.max_episode_steps, self.game)
+        returns = self._play(pool, seeds, self.cfg.max_episode_steps, self.game)
         scores = fitness(returns, [m.size for m in pool], self.cfg.parsimony_coefficient)
         return [pool[i] for i in np.argsort(-scores, kind="stable")[:n]]
 
@@ -205,9 +203,8 @@ class RewardEvolution(Evolution):
         """Fitness of every member on this generation's episodes."""
         seeds = draw_selection_seeds(self._rng, self.cfg.episodes, self.exclude)
         self._fitness_seeds = seeds
-        forests = [self.forest(m) for m in population]
-        returns = self._play(forests, seeds, self.cfg.max_episode_steps, self.game)
-        scores = fitness(returns, [f.size for f in forests], self.cfg.parsimony_coefficient)
+        returns = self._play(population, seeds, self.cfg.max_episode_steps, self.game)
+        scores = fitness(returns, [m.size for m in population], self.cfg.parsimony_coefficient)
         for member, row, score in zip(population, returns, scores, strict=True):
             member.measures, member.fitness = {"mean_return": float(row.mean())}, float(score)
 
@@ -250,7 +247,7 @@ class RewardEvolution(Evolution):
     _signature = signature
 
     def _checkpoint_extra(self) -> dict:
-        return {"polished": None if self.polished is None else _tokens(self.polished),
+        return {"polished": None if self.polished is None else Member.of(self.polished, "ppo").to_json(),
                 "value": None if self.tuner is None else self.tuner.value_state(),
                 "ppo_updates": self.updates, "env_steps": self.env_steps}
 
@@ -259,15 +256,4 @@ class RewardEvolution(Evolution):
             self.tuner.load_value_state(state["value"])
         self.updates, self.env_steps = int(state["ppo_updates"]), int(state["env_steps"])
         if state["polished"] is not None:
-            d, polished = self.distilled, state["polished"]
-            self.polished = SymbolicForest([from_tokens(t) for t in polished["programs"]], d.feature_names,
-                                           d.action_names, d.function_names, d.feature_spec,
-                                           float(polished["scale"]))
-
-
-def _key(forest: SymbolicForest) -> str:
-    return json.dumps([[to_tokens(p) for p in forest.programs], forest.scale])
-
-
-def _tokens(forest: SymbolicForest) -> dict:
-    return {"programs": [to_tokens(p) for p in forest.programs], "scale": forest.scale}
+            self.polished = self.forest(Member.from_json(state["polished"]))
