@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from common.config import dump_yaml, fingerprint
+from common.config import dump_yaml, fingerprint, to_dict
 from common.errors import UserError
 from common.io import read_json, write_json, write_text
 
@@ -172,6 +172,15 @@ def project_version() -> str:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
+# settings that say how a stage runs, not what it makes: a run resumed on another number of cores
+# keeps its key
+UNKEYED = ("n_jobs",)
+
+
 def section_fingerprint(config: Any, sections: tuple[str, ...]) -> str:
-    """Fingerprint of the seed and the config sections a stage depends on."""
-    return fingerprint({"seed": config.seed, **{s: getattr(config, s) for s in sections}})
+    """Fingerprint of the seed and the config sections a stage depends on (``UNKEYED`` aside)."""
+    parts = {}
+    for name in sections:
+        part = to_dict(getattr(config, name))
+        parts[name] = {k: v for k, v in part.items() if k not in UNKEYED} if isinstance(part, dict) else part
+    return fingerprint({"seed": config.seed, **parts})

@@ -54,6 +54,9 @@ class DistillConfig:
     coordinate_generations: int = 2
     stopping_agreement: float = 1.0  # stop once the training agreement reaches this
     cache_mb: float = 256.0  # subtree output cache
+    # cores (-1: all): restarts run side by side in processes, and the cores left over evaluate a
+    # run's new programs in threads; the programs do not depend on it
+    n_jobs: int = 1
     restarts: int = 3  # independent runs at most (one --trials trial is one run)
     restart_below: float = 0.95  # run again while the best validation agreement is below this
     # the output among the restarts: the best mean return in this many whole games (through the

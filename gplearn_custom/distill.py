@@ -3,8 +3,11 @@ prepare, distil, evaluate."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +58,9 @@ def check_config(cfg: DistillConfig) -> None:
     fractions = (cfg.test_fraction, cfg.val_fraction)
     if not (all(0 <= f < 1 for f in fractions) and sum(fractions) < 1):
         raise UserError("distill.test_fraction and val_fraction must be in [0, 1) and sum below 1")
+    if cfg.n_jobs == 0 or cfg.n_jobs < -1:
+        raise UserError(f"distill.n_jobs must be a number of cores (at least 1) or -1 for all, "
+                        f"got {cfg.n_jobs}")
     check_genetic("distill", cfg)
     check_ranges("distill", cfg, at_least_one=("coordinate_generations", "max_train_states", "optimize_steps",
                                                 "max_slots", "speed_decisions", "select_max_steps",
@@ -136,21 +142,18 @@ def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: 
     it on validation, so a restart costs time only when it is needed. Each run checkpoints to
     ``folder/checkpoint[-rN].json``.
 
+    With ``cfg.n_jobs`` cores, restarts run side by side in worker processes (each with the cores
+    left over as evaluation threads); the output is the same as one after another, since each run
+    depends only on its seed and runs after the first that reaches ``restart_below`` are dropped.
+    A worker's generations reach ``log`` when its run ends.
+
     The winner is the best on validation agreement (then the smaller), or, given ``select``, the
     one that plays best: forests of equal agreement can differ by the whole range of the game's
     return, because the states where they differ are the few that decide points."""
     runs = []
-    for r in range(cfg.restarts):
-        checkpoint = folder / ("checkpoint.json" if r == 0 else f"checkpoint-r{r}.json")
-        estimator = distil(prep, cfg, seed + 100_003 * r, checkpoint=checkpoint,
-                           log=None if log is None else log(r))
-        forest = estimator.forest_
-        runs.append({"restart": r, "seed": seed + 100_003 * r, "forest": forest,
-                     "val_agreement": validation_agreement(forest, prep), "size": forest.size,
-                     "generations": len(estimator.run_details_), "evaluations": estimator.n_evaluations_,
-                     "evolution_seconds": sum(d["seconds"] for d in estimator.run_details_),
-                     "history": estimator.run_details_})
-        if runs[-1]["val_agreement"] >= cfg.restart_below:
+    for r, run in enumerate(_restarts(prep, cfg, seed, folder, log)):
+        runs.append({"restart": r, "seed": seed + 100_003 * r, **run})
+        if run["val_agreement"] >= cfg.restart_below:
             break
     if select is None:
         best = max(runs, key=lambda run: (run["val_agreement"], -run["size"]))
@@ -159,8 +162,58 @@ def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: 
             run["selection_return"] = float(played)
         best = max(runs, key=lambda run: (run["selection_return"], run["val_agreement"], -run["size"]))
     summary = {"chosen_restart": best["restart"], "chosen_by": "agreement" if select is None else "return",
+               "workers": _processes(cfg),
                "runs": [{k: v for k, v in run.items() if k != "forest"} for run in runs]}
     return best["forest"], summary
+
+
+def _cores(n_jobs: int) -> int:
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
+def _processes(cfg: DistillConfig) -> int:
+    return max(1, min(_cores(cfg.n_jobs), cfg.restarts))
+
+
+def _restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: Path,
+              log: Callable[[int], Callable[[dict], None] | None] | None) -> Iterator[dict]:
+    """The restarts' results in order: in this process with live logging, or on worker processes
+    (spawned, so that no thread state of the caller is copied) with their logs replayed."""
+    processes = _processes(cfg)
+    threads = max(1, _cores(cfg.n_jobs) // processes)
+    names = ["checkpoint.json"] + [f"checkpoint-r{r}.json" for r in range(1, cfg.restarts)]
+    jobs = [(prep, cfg, seed + 100_003 * r, folder / name, threads) for r, name in enumerate(names)]
+    if processes == 1:
+        for r, job in enumerate(jobs):
+            yield _restart(*job, log=None if log is None else log(r))
+        return
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_restart, *job) for job in jobs]
+        try:
+            for r, future in enumerate(futures):
+                run = future.result()
+                logger = None if log is None else log(r)
+                for stats in run.pop("logged"):
+                    if logger is not None:
+                        logger(stats)
+                yield run
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _restart(prep: Prepared, cfg: DistillConfig, seed: int, checkpoint: Path, threads: int,
+             log: Callable[[dict], None] | None = None) -> dict:
+    """One run and what the caller keeps of it; without ``log``, the logged generations are
+    returned under ``logged`` (a worker process cannot write the caller's tensorboard)."""
+    logged: list[dict] = []
+    estimator = distil(prep, cfg, seed, checkpoint=checkpoint, log=log or logged.append, n_jobs=threads)
+    forest = estimator.forest_
+    run = {"forest": forest, "val_agreement": validation_agreement(forest, prep), "size": forest.size,
+           "generations": len(estimator.run_details_), "evaluations": estimator.n_evaluations_,
+           "evolution_seconds": sum(d["seconds"] for d in estimator.run_details_),
+           "history": estimator.run_details_}
+    return run if log is not None else {**run, "logged": logged}
 
 
 def evaluate(forest: SymbolicForest, prep: Prepared, cfg: DistillConfig) -> dict:

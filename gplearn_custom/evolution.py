@@ -61,10 +61,19 @@ class Member:
     fitness: float = float("nan")
     measures: dict = field(default_factory=dict)
     outputs: list | None = None
+    # per-program cache keys, filled on first use and passed on to children (programs never change
+    # in place, and keying a program walks all its nodes in Python)
+    program_keys: list | None = field(default=None, repr=False)
 
     @property
     def program_key(self) -> tuple:
-        return tuple(cache_key(p) for p in self.programs)
+        keys = self.program_keys
+        if keys is None:
+            keys = self.program_keys = [None] * len(self.programs)
+        for a, key in enumerate(keys):
+            if key is None:
+                keys[a] = cache_key(self.programs[a])
+        return tuple(keys)
 
     @property
     def key(self) -> tuple:
@@ -85,7 +94,10 @@ class Member:
         outputs = None if self.outputs is None else list(self.outputs)
         if outputs is not None:
             outputs[action] = None
-        return Member(programs, self.scale, origin, lineage, outputs=outputs)
+        keys = None if self.program_keys is None else list(self.program_keys)
+        if keys is not None:
+            keys[action] = None
+        return Member(programs, self.scale, origin, lineage, outputs=outputs, program_keys=keys)
 
     def to_json(self) -> dict:
         return {"programs": [to_tokens(p) for p in self.programs], "scale": self.scale, "origin": self.origin,

@@ -53,10 +53,16 @@ class Score:
 
 
 class DistillationLoss:
-    """Scores forests, given as one output array per action, against a fixed teacher."""
+    """Scores forests, given as one output array per action, against a fixed teacher.
+
+    ``many`` scores a batch: every array operation runs on a block of forests at once, which
+    removes most of numpy's per-call overhead; only the weighted sums over states stay one dot
+    product per forest, so a forest's score does not depend on the batch it came in (bit for bit).
+    """
 
     def __init__(self, target: np.ndarray, actions: np.ndarray, weights: np.ndarray | None = None,
-                 scale_states: int = 1024, max_iterations: int = 30, tolerance: float = 1e-5):
+                 scale_states: int = 1024, max_iterations: int = 30, tolerance: float = 1e-5,
+                 block_bytes: int = 2**23):
         self.target = np.ascontiguousarray(np.asarray(target, dtype=np.float64).T)  # (actions, states)
         self.actions = np.asarray(actions)
         w = np.ones(len(self.actions)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -68,66 +74,96 @@ class DistillationLoss:
         self.probe_weights = self.weights[self.probe] / self.weights[self.probe].sum()
         self.max_iterations = max_iterations
         self.tolerance = tolerance
+        self.block = max(1, block_bytes // (8 * self.target.size))  # forests per block
 
     def __call__(self, outputs: Sequence[np.ndarray]) -> Score:
-        logits = np.stack(outputs)  # (actions, states): reductions over actions are row additions
-        with np.errstate(all="ignore"):
-            gaps = logits - logits.max(axis=0)  # <= 0, so exp never overflows
-            teacher = _rows_sum(self.target * gaps)
-            probe = gaps[:, self.probe]
-            scale = self._best_scale(probe, probe * probe, float(self.probe_weights @ teacher[self.probe]))
-            total = _rows_sum(np.exp(scale * gaps))
-            loss = float(self.weights @ (np.log(total) - scale * teacher))
-        return Score(loss, scale, self._agreement(logits))
+        return self.many([outputs])[0]
 
-    def _stats(self, gaps: np.ndarray, squares: np.ndarray, s: float,
-               teacher_gap: float) -> tuple[float, float, float]:
-        """Loss on the probe states at scale ``s`` and its first and second derivatives in ``s``."""
-        e = np.exp(s * gaps)
+    def many(self, forests: Sequence[Sequence[np.ndarray]]) -> list[Score]:
+        """The score of each forest (its programs' outputs, one array per action)."""
+        scores: list[Score] = []
+        with np.errstate(all="ignore"):
+            for start in range(0, len(forests), self.block):
+                scores += self._block(forests[start:start + self.block])
+        return scores
+
+    def _block(self, forests: Sequence[Sequence[np.ndarray]]) -> list[Score]:
+        logits = np.array(forests, dtype=np.float64)  # (forests, actions, states)
+        choice, top = _first_argmax(logits)
+        gaps = logits - top[:, None]  # <= 0, so exp never overflows
+        teacher = _rows_sum(self.target * gaps)  # (forests, states)
+        # advanced indexing after a slice lays rows out with strides; a strided dot product rounds
+        # differently, so rows are made contiguous to keep a score independent of its batch
+        probe = np.ascontiguousarray(gaps[:, :, self.probe])
+        teacher_gap = np.array([self.probe_weights @ t for t in np.ascontiguousarray(teacher[:, self.probe])])
+        scale = self._best_scale(probe, probe * probe, teacher_gap)
+        per_state = np.log(_rows_sum(np.exp(scale[:, None, None] * gaps))) - scale[:, None] * teacher
+        agreements = np.count_nonzero(choice == self.actions, axis=1) / len(self.actions)
+        return [Score(float(self.weights @ per_state[f]), float(scale[f]), float(agreements[f]))
+                for f in range(len(forests))]
+
+    def _stats(self, gaps: np.ndarray, squares: np.ndarray, s: np.ndarray,
+               teacher_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Loss on the probe states at scales ``s`` (one per forest) and its first and second
+        derivatives in ``s``."""
+        e = np.exp(s[:, None, None] * gaps)
         total = _rows_sum(e)
         mean_gap = _rows_sum(e * gaps) / total
         mean_square = _rows_sum(e * squares) / total
-        w = self.probe_weights
-        return (float(w @ np.log(total)) - s * teacher_gap, float(w @ mean_gap) - teacher_gap,
-                float(w @ (mean_square - mean_gap * mean_gap)))
+        variance = mean_square - mean_gap * mean_gap
+        w, log_total = self.probe_weights, np.log(total)
+        loss = np.array([w @ row for row in log_total]) - s * teacher_gap
+        grad = np.array([w @ row for row in mean_gap]) - teacher_gap
+        curv = np.array([w @ row for row in variance])
+        return loss, grad, curv
 
-    def _best_scale(self, gaps: np.ndarray, squares: np.ndarray, teacher_gap: float) -> float:
-        """Newton's method on the convex loss(s), kept inside a shrinking bracket; stops when the
-        step would lower the loss by less than ``tolerance`` (nats)."""
-        low, high = SCALE_RANGE
-        spread = float(self.probe_weights @ gaps.mean(axis=0))  # <= 0; start where s * gaps ~ -1
-        s = float(np.clip(-1.0 / spread, low, high)) if spread < 0 else 1.0
+    def _best_scale(self, gaps: np.ndarray, squares: np.ndarray, teacher_gap: np.ndarray) -> np.ndarray:
+        """Newton's method on each forest's convex loss(s), kept inside a shrinking bracket; a forest
+        stops when its step would lower the loss by less than ``tolerance`` (nats)."""
+        n = len(gaps)
+        low, high = np.full(n, SCALE_RANGE[0]), np.full(n, SCALE_RANGE[1])
+        spread = np.array([self.probe_weights @ row for row in _rows_sum(gaps) / gaps.shape[1]])  # <= 0
+        s = np.where(spread < 0, np.clip(-1.0 / np.where(spread < 0, spread, -1.0), low, high), 1.0)
         loss, grad, curv = self._stats(gaps, squares, s, teacher_gap)
-        best = (loss, s)
+        best_loss, best_s = loss.copy(), s.copy()
+        active = np.arange(n)
         for _ in range(self.max_iterations):
-            if grad > 0:
-                high = s
-            else:
-                low = s
-            if curv > 1e-12 and grad * grad / (2 * curv) < self.tolerance or high <= low * 1.01:
+            g, c, x = grad[active], curv[active], s[active]
+            high[active] = np.where(g > 0, x, high[active])
+            low[active] = np.where(g > 0, low[active], x)
+            curved = c > 1e-12
+            done = curved & (g * g / (2 * np.where(curved, c, 1.0)) < self.tolerance) | (
+                high[active] <= low[active] * 1.01)
+            active, g, c, x, curved = active[~done], g[~done], c[~done], x[~done], curved[~done]
+            if not len(active):
                 break
-            proposal = s - grad / curv if curv > 1e-12 else high
-            if not low < proposal < high:
-                proposal = float(np.sqrt(low * high))
-            s = proposal
-            loss, grad, curv = self._stats(gaps, squares, s, teacher_gap)
-            best = min(best, (loss, s))
-        return best[1]
+            proposal = np.where(curved, x - g / np.where(curved, c, 1.0), high[active])
+            outside = ~((low[active] < proposal) & (proposal < high[active]))
+            proposal[outside] = np.sqrt(low[active][outside] * high[active][outside])
+            s[active] = proposal
+            loss_a, grad_a, curv_a = self._stats(gaps[active], squares[active], proposal, teacher_gap[active])
+            grad[active], curv[active] = grad_a, curv_a
+            known = best_loss[active]
+            better = (loss_a < known) | (loss_a == known) & (proposal < best_s[active])
+            best_loss[active[better]], best_s[active[better]] = loss_a[better], proposal[better]
+        return best_s
 
-    def _agreement(self, logits: np.ndarray) -> float:
-        """Share of argmax (first on ties) equal to the teacher's action."""
-        choice = np.zeros(logits.shape[1], dtype=np.int64)
-        top = logits[0].copy()
-        for a in range(1, len(logits)):
-            choice[logits[a] > top] = a
-            np.maximum(top, logits[a], out=top)
-        return np.count_nonzero(choice == self.actions) / len(self.actions)
+
+def _first_argmax(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per forest and state, the best action (the first of equals) and its logit; a loop over the
+    few actions, as numpy's argmax over a short middle axis is slow."""
+    choice = np.zeros((len(logits), logits.shape[2]), dtype=np.int64)
+    top = logits[:, 0].copy()
+    for a in range(1, logits.shape[1]):
+        np.copyto(choice, a, where=logits[:, a] > top)  # several times faster than a masked assignment
+        np.maximum(top, logits[:, a], out=top)
+    return choice, top
 
 
 def _rows_sum(a: np.ndarray) -> np.ndarray:
-    """Sum over the few rows (actions) of an (actions, states) array: row additions beat numpy's
-    axis-0 reduction several times over at this shape."""
-    total = a[0].copy()
-    for row in a[1:]:
-        total += row
+    """Sum over the few actions (axis 1) of a (forests, actions, states) array: additions in
+    action order beat numpy's reduction over a short middle axis several times over."""
+    total = a[:, 0].copy()
+    for a_index in range(1, a.shape[1]):
+        total += a[:, a_index]
     return total

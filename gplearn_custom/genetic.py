@@ -233,9 +233,11 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
             shared = []
             for member in parents:
                 programs, outputs = list(best.programs), list(best.outputs or [None] * self.n_actions_)
+                keys = list(best.program_key)
                 programs[action] = member.programs[action]
                 outputs[action] = None if member.outputs is None else member.outputs[action]
-                shared.append(Member(programs, outputs=outputs))
+                keys[action] = member.program_key[action]
+                shared.append(Member(programs, outputs=outputs, program_keys=keys))
             self._evaluate(shared)
             parents = shared
         return parents, action
@@ -253,7 +255,7 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
             member.outputs = member.outputs or [None] * self.n_actions_
             jobs += [(member, a) for a, out in enumerate(member.outputs) if out is None]
         workers = os.cpu_count() if self.n_jobs == -1 else self.n_jobs
-        run = lambda job: self._evaluator(job[0].programs[job[1]])  # noqa: E731
+        run = lambda job: self._evaluator(job[0].programs[job[1]], job[0].program_key[job[1]])  # noqa: E731
         if workers > 1 and len(jobs) > 1:
             with ThreadPoolExecutor(workers) as pool:
                 outputs = list(pool.map(run, jobs))
@@ -261,9 +263,9 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
             outputs = [run(job) for job in jobs]
         for (member, a), out in zip(jobs, outputs, strict=True):
             member.outputs[a] = out
-        for key, member in new.items():
-            self._memo[key] = self._loss(member.outputs)
-            self.n_evaluations_ += 1
+        for key, score in zip(new, self._loss.many([m.outputs for m in new.values()]), strict=True):
+            self._memo[key] = score
+        self.n_evaluations_ += len(new)
         for member in pending:
             known = self._memo[member.program_key]
             member.scale, member.measures = known.scale, {"loss": known.loss, "agreement": known.agreement}

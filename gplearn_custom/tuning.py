@@ -6,10 +6,11 @@ chosen, see ``distil_with_restarts``), else by its agreement on the validation s
 minus ``size_penalty`` per node. The forest is stored in the
 trial (``user_attrs["program"]``), so whichever process finishes last can export the study's best
 without rerunning it. Several processes pointed at the same storage share one study and stop
-together once it holds ``n_trials`` finished or running trials (claimed under a file lock, so
-exactly ``n_trials`` run when the workers share a machine). The study as a whole is not
-reproducible across processes (they interleave), but each trial is: its seed is one of its
-parameters.
+together once it holds ``n_trials`` finished or running trials, claimed under a lock so that
+exactly ``n_trials`` run: a file lock beside a SQLite database (one machine), or a PostgreSQL
+advisory lock held by the server, so that workers on different machines count the same trials.
+The study as a whole is not reproducible across processes (they interleave), but each trial is:
+its seed is one of its parameters.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from common.errors import UserError
 from gplearn_custom.config import DistillConfig
@@ -53,32 +55,61 @@ def suggest(trial: optuna.Trial) -> dict:
 TrialLogger = Callable[[int], Callable[[dict], None] | None]
 
 
-@contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    """One process at a time: two workers creating the storage's tables at once make one fail,
-    and two claiming the last trial at once run one trial too many."""
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+class StudyLock:
+    """One worker at a time: two workers creating the storage's tables at once make one fail, and
+    two claiming the last trial at once run one trial too many. SQLite: a file lock beside the run
+    (workers on one machine); PostgreSQL: the server's advisory lock on the study's name."""
+
+    def __init__(self, storage: str, study_name: str, lock: Path):
+        self.study_name, self.lock, self.engine = study_name, lock, None
+        if storage.startswith("postgresql"):
+            import sqlalchemy
+
+            try:
+                self.engine = sqlalchemy.create_engine(storage, poolclass=sqlalchemy.pool.NullPool)
+            except ImportError:
+                raise UserError("a PostgreSQL storage needs its driver: "
+                                "pip install -r requirements-postgres.txt "
+                                "(README: many machines)") from None
+        elif not storage.startswith("sqlite"):
+            raise UserError(f"--storage must be a sqlite:/// or postgresql:// URL, got '{storage}'")
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.engine is None:
+            with open(self.lock, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        import sqlalchemy
+
+        key = {"name": self.study_name}
+        with self.engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(hashtext(:name))"), key)
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(hashtext(:name))"), key)
 
 
 def run_study(prep: Prepared, cfg: DistillConfig, seed: int, study_name: str, n_trials: int, storage: str,
               lock: Path, log: TrialLogger | None = None,
               select: Selector | None = None) -> tuple[SymbolicForest, dict]:
     """Join (or create) the study, run trials until it holds ``n_trials``, return the best forest.
-    ``lock`` is a file that serialises study creation and trial claims among the processes on
-    this machine; ``log(trial_number)`` may return a per-generation logger for that trial."""
+    ``lock`` is the file that serialises study creation and trial claims on a SQLite storage (see
+    ``StudyLock``); ``log(trial_number)`` may return a per-generation logger for that trial."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    exclusive = StudyLock(storage, study_name, lock)
     try:
-        with _exclusive(lock):
+        with exclusive():
             study = optuna.create_study(
                 study_name=study_name, storage=storage, load_if_exists=True, direction="maximize",
                 sampler=optuna.samplers.TPESampler(seed=(seed * 100_003 + os.getpid()) % 2**32),
             )
-    except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as exc:
+    except (ValueError, ImportError, optuna.exceptions.StorageInternalError, SQLAlchemyError) as exc:
         raise UserError(f"cannot open Optuna storage '{storage}': {exc}") from None
 
     def objective(trial: optuna.Trial) -> float:
@@ -96,7 +127,7 @@ def run_study(prep: Prepared, cfg: DistillConfig, seed: int, study_name: str, n_
         return played - cfg.size_penalty * forest.size
 
     while True:
-        with _exclusive(lock):  # count and claim a trial in one step, so workers never overshoot
+        with exclusive():  # count and claim a trial in one step, so workers never overshoot
             if len(study.get_trials(deepcopy=False, states=COUNTED)) >= n_trials:
                 break
             trial = study.ask()

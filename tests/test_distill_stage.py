@@ -2,7 +2,14 @@
 
 import json
 import multiprocessing
+import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -120,6 +127,28 @@ def test_the_restart_that_plays_best_is_the_output(tmp_path, dataset, played):
     assert agreements[by_agreement["chosen_restart"]] == max(agreements)
 
 
+@pytest.mark.parametrize("restart_below", [1.01, 0.0])
+def test_restarts_on_two_processes_give_what_one_after_another_gives(tmp_path, dataset, restart_below):
+    save_dataset(tmp_path, *dataset)
+    cfg = DistillConfig(**{**TINY, "restarts": 3, "restart_below": restart_below})
+    prep = prepare(load_dataset(tmp_path), cfg, seed=0)
+    results = {}
+    for n_jobs in (1, 2):
+        logged: dict[int, list] = {}
+        forest, summary = distil_with_restarts(
+            prep, replace(cfg, n_jobs=n_jobs), 0, tmp_path / str(n_jobs),
+            log=lambda r, logged=logged: logged.setdefault(r, []).append)
+        runs = [{k: v for k, v in run.items() if k not in ("history", "evolution_seconds")}
+                for run in summary["runs"]]
+        gens = {r: [(s["generation"], s["best_fitness"], s["val_agreement"]) for s in log]
+                for r, log in logged.items()}
+        results[n_jobs] = (forest.to_json(), runs, gens, summary["workers"])
+    assert results[1][:3] == results[2][:3]
+    assert (results[1][3], results[2][3]) == (1, 2)
+    # a run that reaches restart_below ends the restarts, also when later ones ran beside it
+    assert len(results[2][1]) == (1 if restart_below == 0.0 else 3)
+
+
 def test_selection_games_rank_a_player_above_a_still_paddle_on_seeds_apart_from_evaluation():
     spec = FeatureSpec(("agent", "opponent", "ball"), (1, 1, 1), (64, 64), 3.0, agent_type=0)
     dy = spec.names.index("ball[0].dy")
@@ -209,6 +238,74 @@ def test_two_optuna_workers_share_one_study(tmp_path, dataset):
     penalty = DistillConfig().size_penalty  # a trial's value: its selection return minus the size penalty
     assert all(t.value == pytest.approx(t.user_attrs["selection_return"] - penalty * t.user_attrs["size"])
                for t in finished)
+
+
+def postgres_binaries() -> Path | None:
+    """The folder of Debian's PostgreSQL server programs (``.ci/run`` installs them)."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    folders = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    return folders[-1] if folders else None
+
+
+@pytest.fixture
+def postgres_url():
+    """A real PostgreSQL server on a free local port, for as long as the test runs (as the postgres
+    user where the tests run as root, which the server refuses)."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server programs (Debian's postgresql package; .ci/run installs it)")
+    data = Path(tempfile.mkdtemp(prefix="pgdata-"))  # not under pytest's root-only folder
+    as_user = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres")
+        data.chmod(0o700)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run([*as_user, str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+                   check=True, capture_output=True)
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+    subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
+                    str(data / "server.log"), "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_two_machines_share_one_study_on_postgresql(tmp_path, dataset, postgres_url):
+    """Two workers with their own run folders (no shared file, as on two machines) and one
+    PostgreSQL study: exactly the requested trials run, and both export the study's best."""
+    context = multiprocessing.get_context("fork")
+    errors = context.Queue()
+    settings = {"baselines": False, "generations": 2, "population_size": 30}
+    runs = [make_run(tmp_path / name, dataset, **settings) for name in ("machine_a", "machine_b")]
+    argv = ["--trials", "5", "--storage", postgres_url]
+    workers = [context.Process(target=worker, args=([*args, *argv], errors)) for args in runs]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=180)
+    assert [w.exitcode for w in workers] == [0, 0], [errors.get(timeout=5) for w in workers if w.exitcode]
+    (summary,) = optuna.get_all_study_summaries(postgres_url)
+    study = optuna.load_study(study_name=summary.study_name, storage=postgres_url)
+    assert len(study.trials) == 5
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    for name in ("machine_a", "machine_b"):
+        out = tmp_path / name / "distill"
+        assert json.loads((out / "program.json").read_text()) == study.best_trial.user_attrs["program"]
+        assert json.loads((out / "eval.json").read_text())["search"]["best_trial"] == study.best_trial.number
+
+
+def test_a_storage_that_is_neither_sqlite_nor_postgresql_is_refused(tmp_path, dataset):
+    args = make_run(tmp_path / "pong", dataset, baselines=False)
+    with pytest.raises(UserError, match="sqlite:/// or postgresql://"):
+        main([*args, "--trials", "1", "--storage", "mysql://nobody@localhost/db"])
 
 
 def test_dagger_states_join_training_but_never_the_held_out_test(dataset):

@@ -109,6 +109,22 @@ def test_fitness_uses_the_best_scale():
     assert score.agreement == 1.0
 
 
+def test_a_batch_of_forests_scores_each_as_alone_bit_for_bit():
+    rng = np.random.default_rng(1)
+    n, actions = 700, 4
+    probs = rng.dirichlet(np.full(actions, 0.3), n)
+    forests = [[rng.normal(size=n) * rng.uniform(0.1, 5) for _ in range(actions)] for _ in range(23)]
+    forests.append([np.zeros(n)] * actions)  # ties everywhere: the first action is chosen
+    weights = rng.uniform(0.5, 2.0, n)
+    alone = DistillationLoss(soften(probs, 0.3), probs.argmax(1), weights)
+    small_blocks = DistillationLoss(soften(probs, 0.3), probs.argmax(1), weights, block_bytes=3 * 8 * n * actions)
+    expected = [alone(f) for f in forests]
+    assert alone.many(forests) == expected == small_blocks.many(forests)
+    assert expected[-1].agreement == np.mean(probs.argmax(1) == 0)
+    logits = np.stack(forests[0], axis=1)
+    assert expected[0].agreement == np.mean(logits.argmax(1) == probs.argmax(1))
+
+
 def test_constant_tuning_fixes_a_misplaced_threshold(pong):
     spec, X, probs = pong
     dy = spec.names.index("ball[0].dy")

@@ -145,7 +145,6 @@ class PolicyProgram(_Program):
             program=program,
         )
         self.settings = settings
-        self.key = cache_key(self.program)
 
     def child(self, program: list[Node]) -> PolicyProgram:
         return PolicyProgram(self.settings, None, program)
@@ -183,9 +182,10 @@ class ProgramEvaluator:
         self._older: dict[tuple, np.ndarray] = {}
         self.operations = 0  # operator calls actually computed (for benchmarks)
 
-    def __call__(self, program: Sequence[Node]) -> np.ndarray:
+    def __call__(self, program: Sequence[Node], key: tuple | None = None) -> np.ndarray:
+        """``key``: the program's ``cache_key`` where the caller already has it."""
         ends = subtree_ends(program)
-        keys = cache_key(program) if self.capacity else None
+        keys = (key or cache_key(program)) if self.capacity else None
         with np.errstate(all="ignore"):
             value = self._eval(program, keys, ends, 0)
         if np.ndim(value) == 0:

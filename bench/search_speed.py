@@ -1,0 +1,198 @@
+"""Speed of the symbolic search, side by side in one run: stock gplearn, the engine before, the engine now.
+
+    .venv/bin/python bench/search_speed.py [--before COMMIT] [--population 1000] [--generations 20]
+
+The engine before runs from a temporary git worktree of ``--before`` (default: the commit before
+the batched loss), through the same worker code as the engine now, on the same data:
+
+1. Throughput: stock gplearn's ``SymbolicRegressor`` (one program, MAE on the action index) against
+   ``SymbolicPolicyDistiller`` (a forest of one program per action, distillation loss), the same
+   states, population and generations: programs or forests scored per CPU second, and wall time.
+2. The default built-in distillation: ``configs/pong.yaml``'s distill section on the same states,
+   every restart run (as with the real teacher, which never reaches ``restart_below``): wall and CPU
+   seconds (worker processes included) before and now, and whether the output programs are equal.
+3. The ideas, measured alone on the engine now: the subtree cache, and the batched loss against one
+   forest at a time.
+
+The states are the scripted built-in Pong dataset (``see.synthetic``), so the numbers do not depend
+on a trained teacher. Timings on a shared 2-core machine are noisy: compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import ROOT, save, table
+
+BEFORE = "973f8e4"  # the engine before the batched loss and the parallel restarts
+STOCK_FUNCTIONS = ("add", "sub", "mul", "div", "neg", "abs", "max", "min")
+
+
+def states(episodes: int = 20, seed: int = 0, limit: int = 5000):
+    """Features and teacher distributions of the scripted built-in Pong dataset."""
+    import numpy as np
+
+    from gplearn_custom.language.features import FeatureSpec
+    from see.synthetic import scripted_pong_dataset
+
+    entries, meta = scripted_pong_dataset(episodes, seed)
+    picked = [e["state"] for e in entries]
+    spec = FeatureSpec.fit(picked, meta["object_types"], meta["image_size"], agent_type=0)
+    probs = np.array([e["teacher_probs"] for e in entries])
+    return spec, spec.transform(picked)[:limit], probs[:limit], (entries, meta)
+
+
+def cpu_seconds() -> float:
+    """This process's and its finished children's CPU time (the restarts' worker processes)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def worker(task: str, population: int, generations: int) -> dict:
+    """One measurement with whichever engine is first on ``sys.path``."""
+    from gplearn_custom.language.program import to_tokens
+
+    spec, X, probs, dataset = states()
+    if task == "throughput":
+        from gplearn_custom.genetic import SymbolicPolicyDistiller
+
+        est = SymbolicPolicyDistiller(population_size=population, generations=generations, random_state=0,
+                                      stopping_agreement=1.1, feature_names=spec.names)
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        est.fit(X, probs)
+        programs = [to_tokens(p) for p in est.forest_.programs]
+        return {"cpu_seconds": cpu_seconds() - cpu, "wall_seconds": time.perf_counter() - wall,
+                "scored": population * generations, "computed": est.n_evaluations_, "programs": programs}
+    import dataclasses
+
+    import yaml
+
+    from gplearn_custom.config import DistillConfig
+    from gplearn_custom.data import load_dataset
+    from gplearn_custom.distill import distil_with_restarts, prepare
+    from see.synthetic import save_dataset
+
+    section = yaml.safe_load((ROOT / "configs" / "pong.yaml").read_text())["distill"]
+    known = {f.name for f in dataclasses.fields(DistillConfig)}
+    cfg = DistillConfig(**{k: v for k, v in section.items() if k in known}, restart_below=1.01)
+    with tempfile.TemporaryDirectory() as folder:
+        save_dataset(Path(folder), *dataset)
+        prep = prepare(load_dataset(Path(folder)), cfg, 0)
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        forest, summary = distil_with_restarts(prep, cfg, 0, Path(folder))
+        return {"cpu_seconds": cpu_seconds() - cpu, "wall_seconds": time.perf_counter() - wall,
+                "restarts": len(summary["runs"]), "n_jobs": getattr(cfg, "n_jobs", 1),
+                "computed": sum(run["evaluations"] for run in summary["runs"]),
+                "programs": [to_tokens(p) for p in forest.programs]}
+
+
+def run_worker(root: Path, task: str, population: int, generations: int) -> dict:
+    """``worker`` in a fresh interpreter that imports the engine from ``root``."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import json, search_speed; "
+            f"sys.path.insert(0, {str(root)!r}); import gplearn_custom; "
+            f"assert gplearn_custom.__file__.startswith({str(root)!r}), gplearn_custom.__file__; "
+            f"print(json.dumps(search_speed.worker({task!r}, {population}, {generations})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    if out.returncode:
+        raise SystemExit(f"the {task} worker failed in {root}:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def stock(population: int, generations: int) -> dict:
+    from gplearn.genetic import SymbolicRegressor
+
+    _, X, probs, _ = states()
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    SymbolicRegressor(population_size=population, generations=generations, metric="mean absolute error",
+                      function_set=STOCK_FUNCTIONS, random_state=0, n_jobs=1).fit(
+        X, probs.argmax(1).astype(float))
+    return {"cpu_seconds": cpu_seconds() - cpu, "wall_seconds": time.perf_counter() - wall,
+            "scored": population * generations}
+
+
+def ideas(n_forests: int = 3000) -> dict:
+    """Each idea alone, on the engine now: random forests of three programs scored with and without
+    the subtree cache, and by the batched loss against one forest per call."""
+    import numpy as np
+
+    from gplearn_custom.config import DEFAULT_FUNCTION_SET
+    from gplearn_custom.fitness import DistillationLoss, soften
+    from gplearn_custom.language.program import PolicyProgram, ProgramEvaluator, ProgramSettings, function_set
+
+    _, X, probs, _ = states()
+    rng = np.random.RandomState(0)
+    settings = ProgramSettings(function_set(DEFAULT_FUNCTION_SET), X.shape[1])
+    parents = [PolicyProgram(settings, rng) for _ in range(300)]
+    # children as evolution makes them: one subtree mutation of a parent, so subtrees repeat
+    programs = [PolicyProgram(settings, None, parents[i % 300].subtree_mutation(rng)[0])
+                for i in range(3 * n_forests)]
+    loss = DistillationLoss(soften(probs, 0.3), probs.argmax(1))
+    out = {}
+    for cache_mb in (0, 256):
+        evaluator = ProgramEvaluator(X, cache_mb)
+        start = time.process_time()
+        outputs = [evaluator(p.program) for p in programs]
+        out[f"programs_per_cpu_second_cache_{cache_mb}mb"] = len(programs) / (time.process_time() - start)
+    forests = [outputs[i:i + 3] for i in range(0, len(outputs), 3)]
+    start = time.process_time()
+    one = [loss(f) for f in forests]
+    out["loss_forests_per_cpu_second_one_at_a_time"] = len(forests) / (time.process_time() - start)
+    start = time.process_time()
+    batched = loss.many(forests)
+    out["loss_forests_per_cpu_second_batched"] = len(forests) / (time.process_time() - start)
+    out["batched_equals_one_at_a_time"] = one == batched
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default=BEFORE, help="commit of the engine before (default %(default)s)")
+    parser.add_argument("--population", type=int, default=1000)
+    parser.add_argument("--generations", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        before = Path(folder) / "before"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(before), args.before], cwd=ROOT,
+                       check=True)
+        try:
+            rows = {"stock gplearn": stock(args.population, args.generations)}
+            for name, root in (("engine before", before), ("engine now", ROOT)):
+                rows[name] = run_worker(root, "throughput", args.population, args.generations)
+            default = {name: run_worker(root, "default", 0, 0) for name, root in
+                       (("engine before", before), ("engine now", ROOT))}
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, check=True)
+    for row in rows.values():
+        row["scored_per_cpu_second"] = row["scored"] / row["cpu_seconds"]
+        row["over_stock"] = row["scored_per_cpu_second"] / (rows["stock gplearn"]["scored"]
+                                                              / rows["stock gplearn"]["cpu_seconds"])
+    print(f"throughput, {args.population} x {args.generations} generations on 5000 states:")
+    print(table([{"engine": k, **v} for k, v in rows.items()],
+                ["engine", "scored_per_cpu_second", "over_stock", "cpu_seconds", "wall_seconds", "computed"]))
+    same = default["engine before"]["programs"] == default["engine now"]["programs"]
+    print("\nthe default built-in distillation (configs/pong.yaml, every restart):")
+    print(table([{"engine": k, **v} for k, v in default.items()],
+                ["engine", "wall_seconds", "cpu_seconds", "restarts", "n_jobs", "computed"]))
+    print(f"same output programs: {same}; wall time now / before: "
+          f"{default['engine now']['wall_seconds'] / default['engine before']['wall_seconds']:.2f}")
+    measured = ideas()
+    print("\nideas alone:", json.dumps(measured, indent=1))
+    path = save("search_speed", {"before": args.before, "population": args.population,
+                                 "generations": args.generations, "throughput": rows,
+                                 "default_distillation": {**default, "same_programs": same},
+                                 "ideas": measured})
+    print(f"results -> {path}")
+
+
+if __name__ == "__main__":
+    main()
