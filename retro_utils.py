@@ -14,7 +14,6 @@ import numpy as np
 from stable_baselines3.common.atari_wrappers import ClipRewardEnv, MaxAndSkipEnv, StickyActionEnv
 from stable_baselines3.common.monitor import Monitor
 
-from envs.atari import ResizeRGB
 from envs.config import EnvConfig
 
 log = logging.getLogger(__name__)
@@ -143,7 +142,8 @@ class StageTracker(gym.Wrapper):
 
 
 def make_retro_env(cfg: EnvConfig, train: bool, monitor: bool) -> gym.Env:
-    """A stable-retro game with combos, frame skip, resize and (training) life-loss episodes."""
+    """A stable-retro game with combos, frame skip and (training) life-loss episodes, in its own
+    screen size (the teacher's view is resized from it: ``envs.teacher_frame``)."""
     import stable_retro
 
     from common.errors import UserError
@@ -165,7 +165,6 @@ def make_retro_env(cfg: EnvConfig, train: bool, monitor: bool) -> gym.Env:
     env = MaxAndSkipEnv(env, skip=cfg.frame_skip or 4)
     if train and cfg.terminal_on_life_loss:
         env = LifeLossEnds(env)
-    env = ResizeRGB(env, cfg.obs_size or 84)
     if train and cfg.clip_reward:
         env = ClipRewardEnv(env)
     return env

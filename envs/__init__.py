@@ -1,8 +1,11 @@
 """One ``make_env(config)`` for built-in games, Atari (ale-py) and retro games (stable-retro).
 
-Every environment yields RGB frames (H, W, 3) uint8 as observations, the frames the teacher sees
-before stacking and that the detector reads. ``train=True`` adds the training-only wrappers
-(a lost life ends the episode, clipped rewards); evaluation plays whole games with raw scores.
+Every environment yields the game's own RGB frames (H, W, 3) uint8 as observations (Atari: the
+210x160 screen, max-pooled over the skipped frames), which the detector reads at its own input
+size. The teacher sees them smaller: ``teacher_frame`` resizes a frame to ``env.obs_size`` (84 for
+Atari and retro games) the one way both training (``make_vec_env``) and the later stages' teacher
+(``teacher.agent``) do it. ``train=True`` adds the training-only wrappers (a lost life ends the
+episode, clipped rewards); evaluation plays whole games with raw scores.
 """
 
 from __future__ import annotations
@@ -57,6 +60,35 @@ class ActionRepeat(gym.Wrapper):
         for obj in info.get("objects", []):
             obj["vx"], obj["vy"] = obj["vx"] * self.repeat, obj["vy"] * self.repeat
         return obs, total, terminated, truncated, info
+
+
+def teacher_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A frame as the teacher sees it: resized to (height, width) by pixel-area averaging, as
+    RL-Zoo's WarpFrame (the frame itself where it has that size already)."""
+    if frame.shape[:2] == tuple(size):
+        return frame
+    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+class TeacherView(gym.ObservationWrapper):
+    """The teacher's frames in training: ``teacher_frame`` at a square ``size``."""
+
+    def __init__(self, env: gym.Env, size: int):
+        super().__init__(env)
+        self.size = (size, size)
+        channels = env.observation_space.shape[2]
+        self.observation_space = gym.spaces.Box(0, 255, (size, size, channels), np.uint8)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return teacher_frame(observation, self.size)
+
+
+def teacher_size(cfg: EnvConfig) -> int | None:
+    """The side of the teacher's square frames: ``obs_size``, else 84 for Atari and retro games and
+    the native frame (None) for the built-in games."""
+    if cfg.obs_size:
+        return cfg.obs_size
+    return None if env_kind(cfg.id) == "builtin" else 84
 
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
@@ -179,10 +211,13 @@ def make_vec_env(cfg: EnvConfig, n_envs: int, seed: int, train: bool = True,
         return venv
     if env_kind(cfg.id) == "retro":
         vec_env = "subproc"  # stable-retro allows one emulator per process
+    size = teacher_size(cfg)
 
     def factory(rank: int) -> Callable[[], gym.Env]:
         def build() -> gym.Env:
             env = make_env(cfg, train=train, monitor=True)
+            if size is not None:
+                env = TeacherView(env, size)
             if cfg.grayscale:
                 env = GreyFrames(env)
             env.action_space.seed(seed + rank)

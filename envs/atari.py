@@ -1,10 +1,9 @@
-"""Atari through ale-py with SB3's Atari wrappers, keeping RGB frames for the detector."""
+"""Atari through ale-py with SB3's Atari wrappers, keeping the 210x160 RGB screen for the detector
+(the teacher's 84x84 view is made from it: ``envs.teacher_frame``)."""
 
 from __future__ import annotations
 
-import cv2
 import gymnasium as gym
-import numpy as np
 from stable_baselines3.common.atari_wrappers import (
     ClipRewardEnv,
     EpisodicLifeEnv,
@@ -16,18 +15,6 @@ from stable_baselines3.common.atari_wrappers import (
 from stable_baselines3.common.monitor import Monitor
 
 from envs.config import EnvConfig
-
-
-class ResizeRGB(gym.ObservationWrapper):
-    """Square RGB frames (RL-Zoo uses grey 84x84; colour keeps objects separable for SPACE)."""
-
-    def __init__(self, env: gym.Env, size: int):
-        super().__init__(env)
-        self.size = size
-        self.observation_space = gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
-
-    def observation(self, observation: np.ndarray) -> np.ndarray:
-        return cv2.resize(observation, (self.size, self.size), interpolation=cv2.INTER_AREA)
 
 
 class RamInInfo(gym.Wrapper):
@@ -43,7 +30,7 @@ class RamInInfo(gym.Wrapper):
 
 
 def make_atari(cfg: EnvConfig, train: bool, monitor: bool, render_mode: str | None = None) -> gym.Env:
-    """The same wrapper order as SB3's AtariWrapper, with RGB resizing instead of WarpFrame."""
+    """SB3's AtariWrapper order without WarpFrame: the frames stay the raw RGB screen."""
     env = gym.make(cfg.id, render_mode=render_mode, frameskip=1, repeat_action_probability=0.0,
                    **cfg.kwargs)
     if monitor:
@@ -57,7 +44,6 @@ def make_atari(cfg: EnvConfig, train: bool, monitor: bool, render_mode: str | No
         env = EpisodicLifeEnv(env)
     if "FIRE" in env.unwrapped.get_action_meanings():
         env = FireResetEnv(env)
-    env = ResizeRGB(env, cfg.obs_size or 84)
     if train and cfg.clip_reward:
         env = ClipRewardEnv(env)
     return RamInInfo(env)

@@ -32,6 +32,7 @@ from see.dataset import DatasetWriter, meta_path
 from see.object_types import TypeConfusion, TypeModel, describe_types, fit_types, true_agent_type
 from see.perception import Perception
 from see.tracking import Tracker
+from space.oracle import TrueObjects
 from space.sources import Detection, ObjectSource
 from teacher.agent import TeacherAgent
 from teacher.rollout import Step, rollout
@@ -47,8 +48,10 @@ DATASET = "dataset.json"
 class DatasetStats:
     """Running counts over the written steps; against true objects where the game reports them."""
 
-    def __init__(self, type_names: Sequence[str], true_names: Sequence[str] | None, tolerance: float):
+    def __init__(self, type_names: Sequence[str], truth: TrueObjects, tolerance: float):
         self.type_names = list(type_names)
+        self.truth = truth
+        true_names = truth.type_names
         self.true_names = list(true_names) if true_names else None
         self.steps = self.entries = self.explored = self.objects = self.truth_steps = 0
         self.episodes: set[int] = set()
@@ -66,8 +69,10 @@ class DatasetStats:
             self.entries += 1
             self.objects += len(state)
             np.add.at(self.per_type, [o["type"] for o in state], 1)
-        truth = step.info.get("objects")
-        if self.confusion is None or truth is None:
+        if self.confusion is None:
+            return
+        truth = self.truth(step.info, (step.frame.shape[1], step.frame.shape[0]))
+        if truth is None:
             return
         self.truth_steps += 1
         types = np.array([o["type"] for o in state], dtype=np.int64)
@@ -111,20 +116,21 @@ class DatasetStats:
         return result
 
 
-def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path,
-             true_names: Sequence[str] | None, action_names: Sequence[str], progress: bool = True) -> dict:
+def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path, truth: TrueObjects,
+             action_names: Sequence[str], progress: bool = True) -> dict:
     """Write ``out`` (and its meta file) from ``dataset.n_steps`` steps of teacher play; returns the meta."""
     d = config.dataset
     start = time.perf_counter()
-    teacher = TeacherAgent.load(run_dir / "teacher", config.env.frame_stack)
+    teacher = TeacherAgent.load(run_dir / "teacher", config.env.frame_stack, device=config.teacher.device)
     steps: Iterator[Step] = rollout(config.env, teacher, d.n_steps, d.random_action_prob, config.seed,
                                     deterministic=d.deterministic)
+    true_names = truth.type_names
     types, fit_info, held = choose_types(config, run_dir, source, steps, true_names)
     if d.agent_type is not None and not 0 <= d.agent_type < len(types.names):
         raise UserError(f"dataset.agent_type {d.agent_type} is not a type index of {types.names}; "
                         "leave it null to find the agent from the actions")
     perception = Perception(source, types, Tracker(d.gate, d.memory), d.decimals)
-    stats = DatasetStats(types.names, true_names, d.match_tolerance)
+    stats = DatasetStats(types.names, truth, d.match_tolerance)
     response = ActionResponse(len(types.names), len(action_names))
     image_size, last_action, seeds = None, 0, set()
     with DatasetWriter(out) as writer, tqdm(total=d.n_steps, desc="dataset", unit="step",
@@ -231,21 +237,18 @@ def dataset_stage(args: StageArgs) -> dict:
 
     import torch
 
-    from envs import action_names, env_kind, object_type_names
+    from envs import action_names
     from see.dataset import remove_partial
+    from space.oracle import TrueObjects
     from space.sources import make_source
 
     torch.set_num_threads(config.dataset.torch_threads)
     source = make_source(config.detector, args.run.path, config.env.id)
-    true_names = object_type_names(config.env)
-    if true_names is None and config.detector.source == "oracle" and env_kind(config.env.id) == "atari":
-        from space.oracle import AtariRamObjects, atari_game
-
-        true_names = AtariRamObjects(atari_game(config.env.id)).type_names
+    truth = TrueObjects(config.env.id)  # privileged: the oracle's types and the diagnostics only
     key = stage.key(config, SECTIONS, READS)
     stage.prepare(config, key, args.resume, args.force)
     remove_partial(out)
-    meta = generate(config, args.run.path, source, out, true_names, action_names(config.env))
+    meta = generate(config, args.run.path, source, out, truth, action_names(config.env))
     stats = meta["stats"]
     stage.finish(key, stats)
     agent = meta["agent_type"]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from common.errors import UserError
+from common.io import read_json
 from common.runs import StageDir
 from common.shards import Shard, load_frames
 from pipeline.cli import StageArgs, parse_stage_args, stage_parser
@@ -109,13 +110,12 @@ def evaluate(args: StageArgs) -> dict:
 
 
 def _evaluate(args: StageArgs, stage: StageDir, held_out: Shard) -> dict:
-    from envs import object_type_names
-
     cfg = args.config.detector
     torch.set_num_threads(cfg.train.torch_threads)
     source = make_source(cfg, args.run.path, args.config.env.id)
-    report, predicted = evaluate_source(source, held_out.frames, held_out.objects, cfg,
-                                        object_type_names(args.config.env))
+    # the true types saved with the frames (a built-in game's own, OCAtari's on Atari): scores per type
+    type_names = read_json(args.run.path / "frames" / "meta.json").get("object_types")
+    report, predicted = evaluate_source(source, held_out.frames, held_out.objects, cfg, type_names)
     report["threshold"] = cfg.threshold
     write_report(stage.path, report, held_out.frames, predicted, held_out.objects, cfg.eval.grid_frames)
     return report

@@ -141,7 +141,7 @@ def _dagger(forest, prep, config, perception: Perception | None, run: Path, out:
     if perception is None or not (run / "teacher" / "teacher.zip").is_file():
         raise UserError("distill.dagger_rounds needs a dataset made by generate_dataset.py (its perception) "
                         f"and the teacher in {run}/teacher; set distill.dagger_rounds=0")
-    teacher = TeacherAgent.load(run / "teacher", config.env.frame_stack)
+    teacher = TeacherAgent.load(run / "teacher", config.env.frame_stack, device=config.teacher.device)
 
     def distil_round(grown, previous, r):
         return distil(grown, cfg, config.seed + 31 * r, checkpoint=out / f"checkpoint-dagger{r}.json",

@@ -91,7 +91,7 @@ def load_inputs(config: Config, run: RunFolder) -> Inputs:
             raise UserError(f"the expert supervision needs a finished teacher in {run.path}; run "
                             "train_visual_rl.py first, or pass finetune.kl_coef_start=0 "
                             "finetune.kl_coef_end=0")
-        teacher = TeacherAgent.load(teacher_stage.path, config.env.frame_stack)
+        teacher = TeacherAgent.load(teacher_stage.path, config.env.frame_stack, device=config.teacher.device)
         if teacher.n_actions != n_actions:
             raise UserError(f"the teacher has {teacher.n_actions} actions, the game {n_actions}; "
                             "retrain the teacher for this game")
@@ -240,7 +240,7 @@ def teacher_return(config: Config, teacher_dir: Path | None) -> dict | None:
     if same and "returns" in summary:
         recorded = {key: summary[key] for key in ("return_mean", "return_std", "returns")}
         return {**recorded, "from": "teacher stage"}
-    agent = TeacherAgent.load(teacher_dir, config.env.frame_stack)
+    agent = TeacherAgent.load(teacher_dir, config.env.frame_stack, device=config.teacher.device)
     return {**evaluate(agent, config.env, config.evaluation).summary(), "from": "played again"}
 
 

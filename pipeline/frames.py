@@ -25,14 +25,16 @@ def frames_stage(args: StageArgs) -> dict:
     key = stage.key(config, SECTIONS, READS)
     out = stage.prepare(config, key, args.resume, args.force)
 
-    from envs import action_names, object_type_names
+    from envs import action_names
+    from space.oracle import TrueObjects
     from teacher.agent import TeacherAgent
     from teacher.rollout import rollout
 
     meta_path = out / "meta.json"
     shards = read_json(meta_path)["shards"] if meta_path.is_file() else []
     done = len(shards) * f.shard_size
-    teacher = TeacherAgent.load(teacher_dir, config.env.frame_stack)
+    teacher = TeacherAgent.load(teacher_dir, config.env.frame_stack, device=config.teacher.device)
+    truth = TrueObjects(config.env.id)  # privileged: kept for the detector's scores only
     start = time.perf_counter()
     frames, objects, known, seeds = [], [], True, set()
     steps = rollout(config.env, teacher, f.n_frames, f.random_action_prob, config.seed,
@@ -42,15 +44,16 @@ def frames_stage(args: StageArgs) -> dict:
         if i < done:  # resume: replay the same seeded rollout up to the first missing shard
             continue
         frames.append(step.frame)
-        known = known and "objects" in step.info
-        objects.append(step.info.get("objects", []))
+        true = truth(step.info, (step.frame.shape[1], step.frame.shape[0]))
+        known = known and true is not None
+        objects.append(true or [])
         if len(frames) == f.shard_size or i == f.n_frames - 1:
             name = f"shard_{len(shards):05d}.npz"
             write_shard(out / name, frames, objects if known else None)
             shards.append(name)
             write_json(meta_path, {
                 "env_id": config.env.id, "image_shape": list(frames[0].shape),
-                "object_types": object_type_names(config.env), "action_names": action_names(config.env),
+                "object_types": truth.type_names if known else None, "action_names": action_names(config.env),
                 "n_frames": min((i + 1), f.n_frames), "shards": shards, "episode_seeds": sorted(seeds),
             })
             frames, objects = [], []

@@ -82,7 +82,8 @@ def report_stage(args: StageArgs) -> Path:
 
     run = args.run.path
     policy_stage, forest, perception = symbolic_policy(run)
-    agents = {"teacher": play_agent(lambda: TeacherAgent.load(teacher_dir, config.env.frame_stack)),
+    stack, device = config.env.frame_stack, config.teacher.device
+    agents = {"teacher": play_agent(lambda: TeacherAgent.load(teacher_dir, stack, device=device)),
               "symbolic": lambda env_cfg, eval_cfg: evaluate_symbolic(forest, env_cfg, eval_cfg, perception)}
     rows = transfer_table(agents, config.env, config.evaluation, config.transfer.variants)
     write_json(out / "transfer.json", {"policy": policy_stage, "rows": rows})

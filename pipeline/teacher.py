@@ -152,7 +152,7 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     best = out / "best_model.zip"
     kept = best if t.keep == "best" and best.is_file() else out / "final_model.zip"
     shutil.copyfile(kept, out / MODEL_FILE)
-    agent = TeacherAgent.load(out, config.env.frame_stack)
+    agent = TeacherAgent.load(out, config.env.frame_stack, device=config.teacher.device)
     result = evaluate(agent, config.env, config.evaluation)
     trained = model.num_timesteps - start_steps
     return {

@@ -42,7 +42,7 @@ def install_zoo_teacher(config: Config, out: Path) -> dict:
     for name in ZOO_FILES:
         if (zoo / name).is_file():
             shutil.copyfile(zoo / name, out / (f"zoo_{name}" if name != MODEL_FILE else name))
-    agent = TeacherAgent.load(out, config.env.frame_stack)
+    agent = TeacherAgent.load(out, config.env.frame_stack, device=config.teacher.device)
     result = evaluate(agent, config.env, config.evaluation)
     return {"from_zoo": str(config.teacher.zoo),
             "parameters": sum(p.numel() for p in agent.model.policy.parameters()),

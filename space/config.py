@@ -37,8 +37,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # Built-in 64x64 games on a CPU: 8x8 cells of 8 pixels, each owning the objects centred in it
     # (max_shift 0.5: no two cells compete for one object, which speeds learning up), narrow
     # glimpse networks, glimpses drawn only into the 3x3 cells around their own, and one coarse
-    # background component. Atari frames on a CPU: image_size 128, grid 16, bg_stride 8,
-    # bg_canvas true (see bench/detector.py).
+    # background component.
     "cpu": {
         "model": {
             "image_size": 64, "grid": 8, "glimpse_size": 8, "max_shift": 0.5, "z_what_dim": 16,
@@ -55,6 +54,26 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "log_every": 25, "image_every": 250, "checkpoint_every": 250,
         },
         "eval": {"tolerance": 3.0},
+    },
+    # Atari screens on a CPU: the cpu preset at the paper's Atari geometry (the screen resized to
+    # 128, 16x16 cells) with a coarse background plus a full-resolution canvas for the walls; about
+    # 1000 steps in minutes on 2 cores (bench/detector.py)
+    "atari_cpu": {
+        "model": {
+            "image_size": 128, "grid": 16, "glimpse_size": 8, "max_shift": 0.5, "z_what_dim": 16,
+            "channels": 32, "glimpse_channels": 8, "neighbourhood": 1, "bg_components": 1,
+            "z_bg_dim": 8, "bg_stride": 8, "bg_canvas": True,
+            "fg_sigma": 0.15, "bg_sigma": 0.15,
+        },
+        "train": {
+            "steps": 1000, "batch_size": 16, "fg_optimizer": "adam", "fg_lr": 1e-3,
+            "bg_lr": 1e-3, "clip_norm": 1.0, "fix_alpha_steps": 200, "fix_alpha_value": 0.1,
+            "pres_prior": [0.1, 0.01], "pres_prior_steps": [200, 800],
+            "scale_prior_mean": [-2.0, -2.5], "scale_prior_steps": [200, 800],
+            "scale_prior_std": 0.3, "tau": [2.5, 0.5], "tau_steps": [0, 1000],
+            "log_every": 25, "image_every": 250, "checkpoint_every": 250,
+        },
+        "eval": {"tolerance": 5.0},
     },
 }
 
@@ -114,13 +133,21 @@ class SegmentConfig:
     colour_tolerance: int = 24  # max channel difference that still counts as background
     min_area: int = 1  # smallest component in pixels
     max_size: float = 0.5  # components wider or taller than this share of the frame are scenery
+    merge_gap: int = 0  # foreground parts this many pixels apart or closer are one object
+    split_colours: bool = True  # split a region whose colours point away from the background differently
+    # cosine between two colours' directions away from the background above which they are one sprite
+    # (blends, frame-max ghosts); higher splits near hues apart (Breakout's rows)
+    same_sprite: float = 0.9
+    # where an object is: "box" (its box's centre) or "centroid" (the mean of its pixels, which stays
+    # on a boxer's body when an arm reaches out)
+    position: str = "box"
 
 
 @dataclass
 class DetectionEvalConfig:
     """Detection metrics: Hungarian matching of centres within a tolerance in frame pixels."""
 
-    tolerance: float | None = None  # None: preset's (cpu 3, atari 5)
+    tolerance: float | None = None  # None: preset's (cpu 3, Atari 5)
     iou: float = 0.5  # IoU for AP
     grid_frames: int = 16  # frames drawn in the PNG grid
 
@@ -130,7 +157,8 @@ class DetectorConfig:
     """Stage II-A: where object states come from and how the SPACE detector is trained."""
 
     source: str = "space"  # "space" (learned), "segment" (colour components) or "oracle" (true)
-    preset: str = "cpu"  # "cpu" (built-in games, 2 cores) or "atari" (the paper's, GPU)
+    # "cpu" (built-in games, 2 cores), "atari_cpu" (Atari, 2 cores) or "atari" (the paper's, GPU)
+    preset: str = "cpu"
     threshold: float = 0.5  # presence probability above which a SPACE cell is an object
     nms_iou: float = 0.3  # boxes overlapping a better one by more than this are dropped
     roi: list[float] | None = None  # [x0, y0, x1, y1] share of the frame; centres outside dropped
@@ -146,6 +174,11 @@ class DetectorConfig:
             raise UserError(f"detector.preset must be one of {', '.join(PRESETS)}, got '{self.preset}'")
         if self.roi is not None and len(self.roi) != 4:
             raise UserError("detector.roi must be [x0, y0, x1, y1] as shares of the frame")
+        if self.segment.position not in ("box", "centroid"):
+            raise UserError(f"detector.segment.position must be box or centroid, "
+                            f"got '{self.segment.position}'")
+        if self.segment.merge_gap < 0 or self.segment.min_area < 1:
+            raise UserError("detector.segment.merge_gap must be at least 0 and min_area at least 1")
         preset = PRESETS[self.preset]
         for section in ("model", "train", "eval"):
             _fill(getattr(self, section), preset[section])

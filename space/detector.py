@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from common.config import from_dict
+from common.devices import torch_device
 from common.errors import UserError
 from space.config import SpaceModelConfig
 from space.data import to_tensor
@@ -28,7 +29,9 @@ class SpaceDetector:
         self.batch_size = batch_size
 
     @classmethod
-    def load(cls, path: Path, threshold: float = 0.5, nms_iou: float = 0.3) -> SpaceDetector:
+    def load(cls, path: Path, threshold: float = 0.5, nms_iou: float = 0.3, device: str = "cpu"
+             ) -> SpaceDetector:
+        """The saved detector on ``device`` ("auto": a GPU where there is one)."""
         try:
             payload = torch.load(path, map_location="cpu", weights_only=False)
             model = Space(from_dict(SpaceModelConfig, payload["model_config"]))
@@ -37,7 +40,7 @@ class SpaceDetector:
             raise UserError(
                 f"{path} is not a SPACE model of this version ({exc}); retrain with --force"
             ) from None
-        return cls(model, threshold, nms_iou)
+        return cls(model.to(torch_device(device)), threshold, nms_iou)
 
     @torch.no_grad()
     def detect(self, frames: np.ndarray, infos: list[dict] | None = None) -> list[list[Detection]]:

@@ -57,30 +57,58 @@ class AtariRamObjects:
         return found
 
 
+class TrueObjects:
+    """The game's true objects of a frame, privileged (diagnostics and the oracle source only): a
+    built-in game's ``info["objects"]``, or OCAtari's RAM extraction from ``info["ram"]`` for an
+    Atari game it knows. ``type_names`` is None where the game has no truth (retro games)."""
+
+    def __init__(self, env_id: str | None = None):
+        from envs import BUILTIN_GAMES, env_kind
+
+        self._ram: AtariRamObjects | None = None
+        self.type_names: list[str] | None = None
+        kind = env_kind(env_id) if env_id is not None else None
+        if kind == "builtin":
+            self.type_names = list(BUILTIN_GAMES[env_id].OBJECT_TYPES)
+        elif kind == "atari":
+            try:
+                self._ram = AtariRamObjects(atari_game(env_id))
+                self.type_names = self._ram.type_names
+            except UserError:  # OCAtari does not know this game
+                pass
+
+    def __call__(self, info: dict, frame_size: tuple[int, int]) -> list[dict] | None:
+        """The objects as {type, x, y, width, height[, vx, vy]} in a (width, height) frame."""
+        if "objects" in info:
+            return info["objects"]
+        if "ram" in info and self._ram is not None:
+            return self._ram(info["ram"], frame_size)
+        return None
+
+
 class OracleSource:
     """Detections from the game's own knowledge; needs the ``info`` dict of each frame."""
 
     def __init__(self, env_id: str | None = None):
         self.env_id = env_id
-        self._ram: AtariRamObjects | None = None
+        self._truth: TrueObjects | None = None
 
     def detect(self, frames: np.ndarray, infos: list[dict] | None = None) -> list[list[Detection]]:
         if infos is None or len(infos) != len(frames):
             raise UserError("the oracle source needs the info dict of every frame (the game's true objects)")
+        if self._truth is None:
+            self._truth = TrueObjects(self.env_id)
         h, w = np.shape(frames)[1:3]
-        return [[self._detection(o) for o in self._objects(info, (w, h))] for info in infos]
-
-    def _objects(self, info: dict, frame_size: tuple[int, int]) -> list[dict]:
-        if "objects" in info:
-            return info["objects"]
-        if "ram" in info and self.env_id is not None:
-            if self._ram is None:
-                self._ram = AtariRamObjects(atari_game(self.env_id))
-            return self._ram(info["ram"], frame_size)
-        raise UserError(
-            f"no true objects for {self.env_id or 'this game'}: the oracle source needs info['objects'] "
-            "(built-in games) or info['ram'] (Atari); choose detector.source=space or segment"
-        )
+        detections = []
+        for info in infos:
+            objects = self._truth(info, (w, h))
+            if objects is None:
+                raise UserError(
+                    f"no true objects for {self.env_id or 'this game'}: the oracle source needs "
+                    "info['objects'] (built-in games) or info['ram'] (Atari games OCAtari knows); "
+                    "choose detector.source=space or segment")
+            detections.append([self._detection(o) for o in objects])
+        return detections
 
     @staticmethod
     def _detection(obj: dict) -> Detection:

@@ -4,7 +4,12 @@ Per frame, the most common colour is the background; pixels farther from it than
 are foreground, and 4-connected foreground regions are objects. A region holding colours that
 point away from the background in clearly different directions (the ball touching a paddle, a
 paddle touching a wall) is split by colour; blends and frame-max ghosts of one sprite are not.
-Regions wider or taller than ``max_size`` of the frame are scenery (walls, bars). The embedding
+One-colour regions wider or taller than ``max_size`` of the frame are scenery (walls, bars, road
+edges) and are removed first, so that a sprite touching them stays whole. On raw screens a
+sprite's pixels need not touch (Space Invaders' aliens, Boxing's boxers): parts
+closer than ``merge_gap`` pixels are one object. ``split_colours: false`` keeps multi-coloured
+sprites whole (Freeway's cars). Regions that are still wider or taller than ``max_size`` are
+dropped too. The embedding
 is the region's mean colour and its size relative to the frame, which separates sprite types.
 """
 
@@ -19,7 +24,6 @@ from space.config import SegmentConfig
 from space.detection import Detection
 
 FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
-SAME_SPRITE = 0.9  # cosine above which two colours are one sprite (blends, frame-max ghosts)
 
 
 class SegmentSource:
@@ -37,13 +41,45 @@ class SegmentSource:
         background = values[np.argmax(counts)]
         bg_rgb = _unpack(background)
         foreground = np.abs(rgb - bg_rgb).max(-1) > self.cfg.colour_tolerance
-        labels, _ = ndimage.label(foreground, FOUR_CONNECTED)
+        foreground &= ~self._scenery(packed, values, counts, h, w)
+        # parts closer than merge_gap pixels are one sprite (a raw Atari sprite's pixels need not touch)
+        labels = self._group(foreground)
         detections = []
         for index, window in enumerate(ndimage.find_objects(labels), start=1):
+            if window is None:
+                continue
             region = labels[window] == index
-            for part in self._split_by_colour(region, packed[window], bg_rgb):
+            parts = [region]
+            if self.cfg.split_colours:
+                parts = self._split_by_colour(region, packed[window], bg_rgb)
+            for part in parts:
                 self._add(detections, part, frame[window], (window[0].start, window[1].start), h, w)
         return detections
+
+    def _group(self, mask: np.ndarray) -> np.ndarray:
+        """Labels of ``mask``'s objects: 4-connected parts, with parts up to ``merge_gap`` pixels
+        apart joined (labels are 0 off the mask)."""
+        if not self.cfg.merge_gap:
+            return ndimage.label(mask, FOUR_CONNECTED)[0]
+        grown = ndimage.binary_dilation(mask, FOUR_CONNECTED, iterations=-(-self.cfg.merge_gap // 2))
+        labels = ndimage.label(grown, FOUR_CONNECTED)[0]
+        labels[~mask] = 0
+        return labels
+
+    def _scenery(self, packed: np.ndarray, values: np.ndarray, counts: np.ndarray, h: int, w: int
+                 ) -> np.ndarray:
+        """Pixels of one-colour regions wider or taller than ``max_size`` of the frame (walls, bars,
+        road edges), removed before grouping so that a sprite touching them stays a sprite. Only
+        colours with enough pixels to span that far are labelled."""
+        scenery = np.zeros(packed.shape, dtype=bool)
+        span_w, span_h = self.cfg.max_size * w, self.cfg.max_size * h
+        for value in values[counts > min(span_w, span_h)]:
+            labels, _ = ndimage.label(packed == value, FOUR_CONNECTED)
+            for index, window in enumerate(ndimage.find_objects(labels), start=1):
+                rows, cols = window
+                if rows.stop - rows.start > span_h or cols.stop - cols.start > span_w:
+                    scenery[window] |= labels[window] == index
+        return scenery
 
     def _split_by_colour(self, region: np.ndarray, packed: np.ndarray, background: np.ndarray
                          ) -> Iterator[np.ndarray]:
@@ -60,15 +96,17 @@ class SegmentSource:
         directions = _unit(_unpack(dominant) - background)
         groups = [directions[0]]
         for d in directions[1:]:
-            if max(float(d @ g) for g in groups) < SAME_SPRITE:
+            if max(float(d @ g) for g in groups) < self.cfg.same_sprite:
                 groups.append(d)
         if len(groups) < 2:
             yield region
             return
         nearest = (_unit(_unpack(packed) - background) @ np.stack(groups).T).argmax(-1)
         for k in range(len(groups)):
-            labels, _ = ndimage.label(region & (nearest == k), FOUR_CONNECTED)
+            labels = self._group(region & (nearest == k))
             for index, window in enumerate(ndimage.find_objects(labels), start=1):
+                if window is None:
+                    continue
                 part = np.zeros_like(region)
                 part[window] = labels[window] == index
                 yield part
@@ -82,10 +120,13 @@ class SegmentSource:
             return
         colour = pixels[mask].mean(0) / 255.0
         embedding = np.concatenate([colour, [width / w, height / h]]).astype(np.float32)
-        detections.append(Detection(
-            x=float(origin[1] + cols[0] + width / 2), y=float(origin[0] + rows[0] + height / 2),
-            width=float(width), height=float(height), score=1.0, embedding=embedding,
-        ))
+        if self.cfg.position == "centroid":
+            ys, xs = np.nonzero(mask)
+            x, y = xs.mean() + 0.5, ys.mean() + 0.5
+        else:
+            x, y = cols[0] + width / 2, rows[0] + height / 2
+        detections.append(Detection(x=float(origin[1] + x), y=float(origin[0] + y), width=float(width),
+                                    height=float(height), score=1.0, embedding=embedding))
 
 
 def _unpack(packed: np.ndarray | np.integer) -> np.ndarray:

@@ -52,5 +52,6 @@ def make_source(detector_cfg: DetectorConfig, run_dir: Path | None,
         weights = Path(run_dir) / "space" / WEIGHTS
         if not weights.is_file():
             raise UserError(f"no trained SPACE detector at {weights}; run python -m space train first")
-        source = SpaceDetector.load(weights, detector_cfg.threshold, detector_cfg.nms_iou)
+        source = SpaceDetector.load(weights, detector_cfg.threshold, detector_cfg.nms_iou,
+                                    detector_cfg.train.device)
     return RoiFilter(source, detector_cfg.roi) if detector_cfg.roi else source

@@ -18,6 +18,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from common.config import to_dict
+from common.devices import torch_device
 from common.io import atomic_write
 from space.config import DetectorConfig, SpaceTrainConfig
 from space.data import to_uint8
@@ -76,8 +77,7 @@ def train_space(
     t = cfg.train
     torch.set_num_threads(t.torch_threads)
     torch.manual_seed(seed)
-    device = torch.device("cuda" if t.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if t.device == "auto" else t.device)
+    device = torch.device(torch_device(t.device))
     model, opt_fg, opt_bg = build(cfg)
     model.to(device)
     generator = torch.Generator().manual_seed(seed)

@@ -1,9 +1,10 @@
 """The trained teacher as an agent that takes raw frames, as later stages need it.
 
-It keeps its own frame stack exactly as SB3's ``VecFrameStack`` + ``VecTransposeImage`` build
-it in training (oldest frame first, zeros after a reset), in grey where the model was trained on
-grey frames (one channel per stacked frame), so its action distribution on a frame is the one it
-was trained with.
+It takes the game's own frames (Atari's 210x160 screen), resizes them to its input as training
+did (``envs.teacher_frame``), and keeps its own frame stack exactly as SB3's ``VecFrameStack`` +
+``VecTransposeImage`` build it in training (oldest frame first, zeros after a reset), in grey where
+the model was trained on grey frames (one channel per stacked frame), so its action distribution
+on a frame is the one it was trained with.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 
+from common.devices import torch_device
 from common.errors import UserError
-from envs import to_grey
+from envs import teacher_frame, to_grey
 
 MODEL_FILE = "teacher.zip"
 
@@ -31,20 +33,24 @@ class TeacherAgent:
         self.deterministic = deterministic
         self.n_actions = int(model.action_space.n)
         self.grey = model.observation_space.shape[0] == self.frame_stack
+        self.size = tuple(model.observation_space.shape[1:])  # (height, width) of its input
         self._stack: np.ndarray | None = None
 
     @classmethod
-    def load(cls, teacher_dir: Path, frame_stack: int, deterministic: bool = True) -> TeacherAgent:
+    def load(cls, teacher_dir: Path, frame_stack: int, deterministic: bool = True, device: str = "cpu"
+             ) -> TeacherAgent:
+        """The saved teacher on ``device`` (``teacher.device``; "auto": a GPU where there is one)."""
         path = Path(teacher_dir) / MODEL_FILE
         if not path.is_file():
             raise UserError(f"no teacher model at {path}; run train_visual_rl.py first")
-        return cls(PPO.load(path, device="cpu"), frame_stack, deterministic)
+        return cls(PPO.load(path, device=torch_device(device)), frame_stack, deterministic)
 
     def reset(self) -> None:
         self._stack = None
 
     def observe(self, frame: np.ndarray) -> np.ndarray:
         """Push a frame and return the channel-first stacked observation."""
+        frame = teacher_frame(frame, self.size)
         chw = np.transpose(to_grey(frame) if self.grey else frame, (2, 0, 1))
         if self._stack is None:
             self._stack = np.zeros((chw.shape[0] * self.frame_stack, *chw.shape[1:]), np.uint8)

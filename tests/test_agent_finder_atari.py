@@ -7,12 +7,15 @@ explain; OCAtari's RAM objects (privileged) only check that the agent found is i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from common.config import from_dict
+from common.config import from_dict, to_dict
 from envs import make_env
 from envs.config import EnvConfig
+from pipeline.config import load_config
 from see.agent_finder import ActionResponse
 from see.object_types import TypeConfusion, fit_types, true_agent_type
 from see.perception import Perception
@@ -21,11 +24,16 @@ from space.config import DetectorConfig
 from space.oracle import AtariRamObjects
 from space.sources import make_source
 
-# per game, as in configs/atari_*.yaml: the playfield (no score digits), the smallest sprite
-# (Freeway's lane dots are scenery) and the silhouette tolerance (Freeway's ten car colours and its
-# chicken need the best-scoring number of types, not the fewest near it)
-GAMES = {"Pong": ({"roi": [0.0, 0.16, 1.0, 0.92]}, 0.05),
-         "Freeway": ({"roi": [0.0, 0.1, 1.0, 0.93], "segment": {"min_area": 4}}, 0.0)}
+# per game, the silhouette tolerance of configs/atari_*.yaml (Freeway's ten car colours and its
+# chicken need the best-scoring number of types, not the fewest near it); the detector section
+# (playfield, segment settings) is read from the same file
+TOLERANCE = {"Pong": 0.05, "Freeway": 0.0}
+
+
+def game_settings(game: str) -> tuple[dict, float]:
+    """The detector section and the tracker's gate of the game's config."""
+    config = load_config(Path(__file__).parents[1] / "configs" / f"atari_{game.lower()}.yaml")
+    return {"roi": config.detector.roi, "segment": to_dict(config.detector.segment)}, config.dataset.gate
 
 
 def random_play(game: str, steps: int, seed: int):
@@ -49,12 +57,13 @@ def random_play(game: str, steps: int, seed: int):
 @pytest.mark.parametrize("game", ["Pong", "Freeway"])
 def test_the_agent_found_from_pixels_is_ocataris_player(game):
     frames, actions, objects, true_names, n_actions = random_play(game, 600, seed=3)
-    detector, tolerance = GAMES[game]
+    tolerance = TOLERANCE[game]
+    detector, gate = game_settings(game)
     source = make_source(from_dict(DetectorConfig, {"source": "segment", **detector}), None)
     detections = source.detect(frames)
     flat = [d for frame in detections for d in frame]
     types, _ = fit_types(np.stack([d.embedding for d in flat]), None, [2, 8], seed=0, tolerance=tolerance)
-    perception = Perception(source, types, Tracker(gate=8, memory=3))
+    perception = Perception(source, types, Tracker(gate=gate, memory=3))
     response = ActionResponse(len(types.names), n_actions)
     confusion = TypeConfusion(len(types.names), len(true_names), tolerance=3.0)
     for t, frame_detections in enumerate(detections):

@@ -1,10 +1,12 @@
 """Built-in games, make_env for every kind, and unknown ids."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from common.errors import UserError
-from envs import action_names, env_kind, make_env, make_vec_env
+from envs import action_names, env_kind, make_env, make_vec_env, teacher_frame
 from envs.builtin import BuiltinFreeway, BuiltinPong
 from envs.config import EnvConfig
 from tests.helpers import track_ball
@@ -77,16 +79,22 @@ def test_bad_variant_kwargs_are_user_errors():
         make_env(EnvConfig(id="BuiltinPong-v0", kwargs={"paddle_hieght": 3}))
 
 
-@pytest.mark.parametrize("env_id", ["PongNoFrameskip-v4", "Airstriker-Genesis"])
-def test_emulated_games_give_rgb_frames(env_id):
+@pytest.mark.parametrize(("env_id", "screen"), [("PongNoFrameskip-v4", (210, 160)),
+                                               ("Airstriker-Genesis", (224, 320))])
+def test_emulated_games_give_their_own_screen_and_the_teacher_a_small_view(env_id, screen):
     cfg = EnvConfig(id=env_id)
     env = make_env(cfg, seed=0, train=True)
     frame, _ = env.reset(seed=0)
-    assert frame.shape == (84, 84, 3) and frame.dtype == np.uint8
+    assert frame.shape == (*screen, 3) and frame.dtype == np.uint8
     frame, *_ = env.step(0)
-    assert frame.shape == (84, 84, 3)
+    assert frame.shape == (*screen, 3)
     env.close()
     assert len(action_names(cfg)) == env.action_space.n
+    venv = make_vec_env(replace(cfg, frame_stack=2), n_envs=1, seed=0)
+    assert venv.reset().shape == (1, 6, 84, 84)  # the teacher: 84x84, channel-first, two frames
+    venv.close()
+    small = teacher_frame(frame, (84, 84))
+    assert small.shape == (84, 84, 3) and teacher_frame(small, (84, 84)) is small
 
 
 def test_vec_env_stacks_channel_first():

@@ -117,7 +117,8 @@ def test_a_batch_of_forests_scores_each_as_alone_bit_for_bit():
     forests.append([np.zeros(n)] * actions)  # ties everywhere: the first action is chosen
     weights = rng.uniform(0.5, 2.0, n)
     alone = DistillationLoss(soften(probs, 0.3), probs.argmax(1), weights)
-    small_blocks = DistillationLoss(soften(probs, 0.3), probs.argmax(1), weights, block_bytes=3 * 8 * n * actions)
+    small_blocks = DistillationLoss(soften(probs, 0.3), probs.argmax(1), weights,
+                                    block_bytes=3 * 8 * n * actions)
     expected = [alone(f) for f in forests]
     assert alone.many(forests) == expected == small_blocks.many(forests)
     assert expected[-1].agreement == np.mean(probs.argmax(1) == 0)

@@ -45,6 +45,36 @@ def test_segment_drops_scenery_and_counts_many_objects_of_one_type() -> None:
     assert len(SegmentSource(SegmentConfig()).detect_frame(frame)) == 1
 
 
+def boxes(cfg: SegmentConfig, frame: np.ndarray) -> list[tuple[float, float, float, float]]:
+    return sorted((d.x, d.y, d.width, d.height) for d in SegmentSource(cfg).detect_frame(frame))
+
+
+def test_a_sprite_touching_scenery_stays_whole_and_parts_within_the_gap_join() -> None:
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[50, :] = (0, 0, 200)  # a full-width road edge (scenery)
+    frame[44:50, 20:24] = (250, 250, 0)  # a sprite standing on it
+    assert boxes(SegmentConfig(), frame) == [(22.0, 47.0, 4.0, 6.0)]
+    frame[20:23, 60:63] = frame[20:23, 65:68] = (0, 200, 0)  # two parts, 2 pixels apart
+    frame[20:23, 80:83] = frame[20:23, 88:91] = (0, 200, 0)  # two parts, 5 pixels apart
+    joined = boxes(SegmentConfig(merge_gap=2), frame)
+    assert (64.0, 21.5, 8.0, 3.0) in joined and len(joined) == 4
+    assert len(boxes(SegmentConfig(), frame)) == 5
+
+
+def test_split_colours_and_centroid_positions() -> None:
+    frame = np.zeros((60, 60, 3), np.uint8)
+    frame[10:20, 10:20] = (200, 0, 0)
+    frame[10:20, 20:24] = (0, 0, 200)  # a two-colour sprite: two objects unless kept whole
+    assert len(boxes(SegmentConfig(), frame)) == 2
+    assert boxes(SegmentConfig(split_colours=False), frame) == [(17.0, 15.0, 14.0, 10.0)]
+    frame = np.zeros((60, 60, 3), np.uint8)
+    frame[20:40, 20:26] = 255  # a body
+    frame[22:24, 26:36] = 255  # an arm reaching out
+    (box,) = boxes(SegmentConfig(), frame)
+    (centroid,) = boxes(SegmentConfig(position="centroid"), frame)
+    assert box[0] == 28.0 and 23.0 < centroid[0] < 26.0  # the centroid stays near the body
+
+
 def test_oracle_reads_info_objects_with_types() -> None:
     frames, objects = random_play(BuiltinPong(), 3)
     found = OracleSource().detect(frames, [{"objects": o} for o in objects])

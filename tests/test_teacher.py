@@ -141,3 +141,18 @@ def test_keep_must_be_best_or_final():
     config.teacher.keep = "last"
     with pytest.raises(UserError, match="teacher.keep"):
         check_config(config)
+
+
+def test_the_configured_device_is_used_and_auto_means_a_gpu_where_there_is_one(tmp_path, monkeypatch):
+    from common.devices import torch_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert torch_device("auto") == "cpu" and torch_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert torch_device("auto") == "cuda"
+    monkeypatch.undo()
+    venv = make_vec_env(EnvConfig(), n_envs=1, seed=0, train=False)
+    PPO("CnnPolicy", venv, n_steps=32, batch_size=32, device="cpu").save(tmp_path / "teacher.zip")
+    venv.close()
+    agent = TeacherAgent.load(tmp_path, frame_stack=1, device="auto")
+    assert agent.model.device.type == torch_device("auto")
