@@ -41,12 +41,14 @@ class SegmentSource:
         background = values[np.argmax(counts)]
         bg_rgb = _unpack(background)
         foreground = np.abs(rgb - bg_rgb).max(-1) > self.cfg.colour_tolerance
-        foreground &= ~self._scenery(packed, values, counts, h, w)
+        far = np.abs(_unpack(values) - bg_rgb).max(-1) > self.cfg.colour_tolerance  # foreground colours
+        foreground &= ~self._scenery(packed, values[far], counts[far], h, w)
         # parts closer than merge_gap pixels are one sprite (a raw Atari sprite's pixels need not touch)
         labels = self._group(foreground)
+        areas = np.bincount(labels.ravel())  # regions smaller than min_area hold no object: skip early
         detections = []
         for index, window in enumerate(ndimage.find_objects(labels), start=1):
-            if window is None:
+            if window is None or areas[index] < self.cfg.min_area:
                 continue
             region = labels[window] == index
             parts = [region]
