@@ -117,7 +117,8 @@ def _evaluate(args: StageArgs, stage: StageDir, held_out: Shard) -> dict:
     type_names = read_json(args.run.path / "frames" / "meta.json").get("object_types")
     report, predicted = evaluate_source(source, held_out.frames, held_out.objects, cfg, type_names)
     report["threshold"] = cfg.threshold
-    write_report(stage.path, report, held_out.frames, predicted, held_out.objects, cfg.eval.grid_frames)
+    write_report(stage.path, report, held_out.frames, predicted, held_out.objects, cfg.eval.grid_frames,
+                 cfg.eval.tolerance)
     return report
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from common.io import write_json
 from space.config import DetectorConfig
 from space.detection import Detection, ObjectSource
-from space.metrics import detection_metrics
+from space.metrics import detection_metrics, match_centres
 from space.plots import detection_grid, write_png
 
 
@@ -40,13 +40,29 @@ def evaluate_source(source: ObjectSource, frames: np.ndarray, objects: Sequence[
 
 
 def write_report(folder: Path, report: dict, frames: np.ndarray, predicted: list[list[Detection]],
-                 objects: Sequence[Sequence[dict]] | None, n_grid: int) -> None:
-    """``eval.json`` and ``eval.png`` (true boxes green, predicted red) in ``folder``."""
-    write_json(folder / "eval.json", report)
+                 objects: Sequence[Sequence[dict]] | None, n_grid: int,
+                 tolerance: float | None = None) -> None:
+    """``eval.json`` and ``eval.png`` (true boxes green, predicted red) in ``folder``. Where the
+    objects are known (and ``tolerance`` given), the picture shows the frames with the most misses
+    and false detections, the failure cases, and ``eval.json`` names them."""
     n = min(n_grid, len(frames))
+    shown = list(range(n))
+    if objects is not None and tolerance is not None and n:
+        errors = [frame_errors(p, o, tolerance) for p, o in zip(predicted, objects, strict=True)]
+        shown = sorted(np.argsort([-e for e in errors], kind="stable")[:n].tolist())
+        report = {**report, "grid": {"frames": shown, "errors": [errors[i] for i in shown],
+                                     "chosen": "the frames with the most misses and false detections"}}
+    write_json(folder / "eval.json", report)
     if n:
-        true = list(objects[:n]) if objects is not None else None
-        write_png(folder / "eval.png", detection_grid(frames[:n], predicted[:n], true))
+        true = [objects[i] for i in shown] if objects is not None else None
+        write_png(folder / "eval.png", detection_grid(frames[shown], [predicted[i] for i in shown], true))
+
+
+def frame_errors(predicted: Sequence[Detection], objects: Sequence[dict], tolerance: float) -> int:
+    """Misses plus false detections of one frame at ``tolerance`` pixels."""
+    hits = match_centres(np.array([[d.x, d.y] for d in predicted], dtype=float).reshape(-1, 2),
+                         np.array([[o["x"], o["y"]] for o in objects], dtype=float).reshape(-1, 2), tolerance)
+    return len(predicted) + len(objects) - 2 * len(hits)
 
 
 def summary_line(report: dict) -> str:

@@ -68,3 +68,18 @@ def test_average_precision_ranks_by_score_and_needs_overlap() -> None:
     loose = [[det(o["x"], o["y"], 20, 20) for o in frame] for frame in TRUE]  # centres right, boxes not
     assert average_precision(loose, TRUE, iou=0.5) == 0.0
     assert detection_metrics(loose, TRUE, tolerance=3)["f1"] == 1.0
+
+
+def test_the_picture_shows_the_failure_cases(tmp_path):
+    from common.io import read_json
+    from space.evaluate import write_report
+
+    frames = np.zeros((6, 40, 40, 3), np.uint8)
+    objects = [[{"type": 0, "x": 10.0, "y": 10.0, "width": 2, "height": 2}] for _ in range(6)]
+    predicted = [[det(10, 10)] for _ in range(6)]
+    predicted[1] = []  # a miss
+    predicted[4] = [det(30, 30), det(20, 20)]  # a miss and two false detections
+    write_report(tmp_path, {"f1": 0.5}, frames, predicted, objects, n_grid=2, tolerance=3.0)
+    grid = read_json(tmp_path / "eval.json")["grid"]
+    assert grid["frames"] == [1, 4] and grid["errors"] == [1, 3]
+    assert (tmp_path / "eval.png").is_file()
