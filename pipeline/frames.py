@@ -35,6 +35,7 @@ def frames_stage(args: StageArgs) -> dict:
     done = len(shards) * f.shard_size
     teacher = TeacherAgent.load(teacher_dir, config.env.frame_stack, device=config.teacher.device)
     truth = TrueObjects(config.env.id)  # privileged: kept for the detector's scores only
+    actions = action_names(config.env)  # before the rollout's emulator opens: stable-retro allows one
     start = time.perf_counter()
     frames, objects, known, seeds = [], [], True, set()
     steps = rollout(config.env, teacher, f.n_frames, f.random_action_prob, config.seed,
@@ -53,7 +54,7 @@ def frames_stage(args: StageArgs) -> dict:
             shards.append(name)
             write_json(meta_path, {
                 "env_id": config.env.id, "image_shape": list(frames[0].shape),
-                "object_types": truth.type_names if known else None, "action_names": action_names(config.env),
+                "object_types": truth.type_names if known else None, "action_names": actions,
                 "n_frames": min((i + 1), f.n_frames), "shards": shards, "episode_seeds": sorted(seeds),
             })
             frames, objects = [], []

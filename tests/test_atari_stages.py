@@ -46,29 +46,47 @@ def test_the_teacher_sees_on_the_raw_screen_what_training_saw(grayscale):
     raw.close()
 
 
-@pytest.fixture(scope="module")
-def atari_run(tmp_path_factory):
-    """A run folder with a finished, untrained Atari Pong teacher and a tiny config."""
-    folder = tmp_path_factory.mktemp("atari")
-    run, config_path = folder / "pong", folder / "pong.yaml"
-    settings = {"env": {"id": PONG, "frame_stack": 2, "grayscale": True},
-                "teacher": {"n_envs": 1, "n_steps": 32, "batch_size": 32, "features_dim": 16},
-                "frames": {"n_frames": 60, "shard_size": 30},
-                "detector": {"source": "segment", "roi": [0.0, 0.16, 1.0, 0.92],
-                             "eval": {"tolerance": 5.0}, "train": {"eval_frames": 40}}}
-    config_path.write_text(yaml.safe_dump(settings))
+def untrained_run(folder, name: str, settings: dict) -> list[str]:
+    """A run folder with a finished, untrained teacher for ``settings`` (a config as a dict)."""
     from pipeline.config import load_config
 
+    run, config_path = folder / name, folder / f"{name}.yaml"
+    config_path.write_text(yaml.safe_dump(settings))
     config = load_config(config_path)
     venv = make_vec_env(config.env, 1, seed=0, train=False)
     model = build_model(config, venv, None)
     venv.close()
-    RunFolder(run).create_marker(PONG)
+    RunFolder(run).create_marker(config.env.id)
     (run / "teacher").mkdir()
     model.save(run / "teacher" / MODEL_FILE)
     teacher = RunFolder(run).stage("teacher", "train_visual_rl.py")
     teacher.finish(teacher.key(config, ("teacher",), ()), {})
     return ["--config", str(config_path), "--run", str(run)]
+
+
+TINY_TEACHER = {"n_envs": 1, "n_steps": 32, "batch_size": 32, "features_dim": 16}
+
+
+@pytest.fixture(scope="module")
+def atari_run(tmp_path_factory):
+    """An untrained Atari Pong teacher and a tiny config."""
+    return untrained_run(tmp_path_factory.mktemp("atari"), "pong", {
+        "env": {"id": PONG, "frame_stack": 2, "grayscale": True}, "teacher": TINY_TEACHER,
+        "frames": {"n_frames": 60, "shard_size": 30},
+        "detector": {"source": "segment", "roi": [0.0, 0.16, 1.0, 0.92], "eval": {"tolerance": 5.0},
+                     "train": {"eval_frames": 40}}})
+
+
+def test_retro_frames_run_with_one_emulator_in_the_process(tmp_path):
+    """stable-retro allows one emulator per process: the frames stage must not open a second."""
+    args = untrained_run(tmp_path, "airstriker", {
+        "env": {"id": "Airstriker-Genesis", "frame_stack": 2, "obs_size": 64}, "teacher": TINY_TEACHER,
+        "frames": {"n_frames": 12, "shard_size": 12}})
+    save_frames.main(args)
+    meta = read_json(tmp_path / "airstriker" / "frames" / "meta.json")
+    assert meta["n_frames"] == 12 and meta["object_types"] is None and len(meta["action_names"]) > 1
+    shard = read_shard(tmp_path / "airstriker" / "frames" / meta["shards"][0])
+    assert shard.frames.shape == (12, 224, 320, 3)  # the Genesis screen
 
 
 def test_atari_frames_keep_the_raw_screen_and_ocataris_objects(atari_run):
