@@ -10,7 +10,9 @@ Atari: the raw 210x160 screens (``envs.make_env``) of random play, and of the zo
 where ``zoo/atari_<game>`` holds one; the truth is OCAtari's RAM objects (privileged: scores only).
 Each game's detector section of ``configs/atari_<game>.yaml`` (playfield, segment settings) is
 scored at 5 raw pixels on the last 200 frames: F1, precision, recall and recall per true category
-(Hungarian matching of centres). SPACE (the ``atari_cpu`` preset, ``--atari-steps`` of training on
+(Hungarian matching of centres), and for segment the purity of the types found without truth
+(k-means on its detections in the other frames, the number by silhouette, as Stage II-B) against
+OCAtari's categories (target 0.95). SPACE (the ``atari_cpu`` preset, ``--atari-steps`` of training on
 the other frames) runs on the ``--space-games``. Anchor (issue 18): OCAtari's own
 vision extraction against its RAM extraction, F1 Pong 0.999, Breakout 0.969, Freeway 0.950, Boxing
 0.882. Speed: ``detect`` on one frame at a time and on batches of 64. Timings depend on the
@@ -31,6 +33,8 @@ from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sy
 from common.config import from_dict, to_dict
 from envs.builtin import BuiltinPong, random_play
 from pipeline.config import load_config
+from see.dataset_config import DatasetConfig
+from see.object_types import TypeConfusion, fit_types
 from space.config import DetectorConfig
 from space.detector import SpaceDetector
 from space.evaluate import evaluate_source
@@ -118,8 +122,25 @@ def trained_space(cfg: DetectorConfig, frames: np.ndarray, seed: int) -> tuple[S
     return detector, result["seconds"]
 
 
+def type_purity(source: ObjectSource, train: np.ndarray, frames: np.ndarray, objects: list,
+                dataset: DatasetConfig, n_true: int, tolerance: float, seed: int) -> dict:
+    """Types found without truth (k-means on the training frames' detections, the number of types
+    by silhouette, as Stage II-B does) against the true categories on the held-out frames."""
+    detections = [d for frame in source.detect(train) for d in frame]
+    if not detections:
+        return {"n_types": 0, "purity": float("nan")}
+    types, _ = fit_types(np.stack([d.embedding for d in detections]), dataset.n_types, dataset.type_range,
+                         seed, dataset.silhouette_points, dataset.silhouette_tolerance)
+    confusion = TypeConfusion(len(types.names), n_true, tolerance)
+    for frame_detections, truth in zip(source.detect(frames), objects, strict=True):
+        centres = np.array([[d.x, d.y] for d in frame_detections]).reshape(-1, 2)
+        confusion.add(types.assign(frame_detections), centres, truth)
+    return {"n_types": len(types.names), "purity": confusion.purity}
+
+
 def game(name: str, play: str, frames: np.ndarray, objects: list, infos: list, cfg: DetectorConfig,
-         type_names: list[str], env_id: str, seed: int, space: bool) -> list[dict]:
+         type_names: list[str], env_id: str, seed: int, space: bool,
+         dataset: DatasetConfig | None = None) -> list[dict]:
     n_eval = cfg.train.eval_frames
     train, test = frames[:-n_eval], slice(len(frames) - n_eval, None)
     rows = []
@@ -130,6 +151,9 @@ def game(name: str, play: str, frames: np.ndarray, objects: list, infos: list, c
         source = OracleSource(env_id) if source_name == "oracle" else make_source(source_cfg, None)
         rows.append(score(source_name, source, frames[test], objects[test], infos[test], source_cfg,
                           type_names))
+        if source_name == "segment" and dataset is not None:
+            rows[-1].update(type_purity(source, train, frames[test], objects[test], dataset, len(type_names),
+                                        cfg.eval.tolerance, seed))
     if space:
         detector, seconds = trained_space(cfg, train, seed)
         source: ObjectSource = RoiFilter(detector, cfg.roi) if cfg.roi else detector
@@ -175,10 +199,11 @@ def main() -> None:
         for play, teacher in plays:
             frames, objects, infos = atari_frames(name, args.atari_frames, args.seed, teacher)
             rows += game(name, play, frames, objects, infos, cfg, AtariRamObjects(name).type_names,
-                         config.env.id, args.seed, space=name in space_games and play == "random")
+                         config.env.id, args.seed, space=name in space_games and play == "random",
+                         dataset=config.dataset)
 
-    columns = ["game", "play", "source", "f1", "precision", "recall", "count_acc", "fps_batch1",
-               f"fps_batch{BATCH}", "train_s", "train_steps"]
+    columns = ["game", "play", "source", "f1", "precision", "recall", "count_acc", "n_types", "purity",
+               "fps_batch1", f"fps_batch{BATCH}", "train_s", "train_steps"]
     print(table(rows, columns))
     for row in rows:
         print(f"{row['game']} {row['play']} {row['source']}: recall per type {row['per_type_recall']}")
