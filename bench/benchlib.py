@@ -34,6 +34,21 @@ def bootstrap_ci(values: list[float], draws: int = 10_000, seed: int = 0) -> lis
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
+def over_runs(values: list[float]) -> dict:
+    """Mean and its 95 % bootstrap interval over runs, and from 5 runs on the interquartile mean
+    (rliable's IQM: the mean of the middle half, robust to one odd run)."""
+    import numpy as np
+
+    result = {"runs": len(values), "mean": float(np.mean(values)), "ci95": bootstrap_ci(values)}
+    if len(values) >= 5:
+        ordered = np.sort(np.asarray(values, dtype=float))
+        quarter = len(ordered) / 4
+        weights = np.clip(np.minimum(np.arange(1, len(ordered) + 1), len(ordered) - np.arange(len(ordered)))
+                          - quarter, 0, 1)  # a run's share inside the middle half
+        result["iqm"] = float(weights @ ordered / weights.sum())
+    return result
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     """A plain markdown table of ``rows`` (numbers rounded for reading)."""
     def cell(value) -> str:

@@ -24,8 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from benchlib import RESULTS, ROOT, bootstrap_ci, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import RESULTS, ROOT, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from reporting.build import pick
 
@@ -104,8 +103,7 @@ def main() -> None:
         "max_pipeline_wall_seconds": max(r["pipeline_wall_seconds"] for r in rows),
     }
     print(targets)
-    means = {key: {"mean": float(np.mean([r[key] for r in rows])),
-                   "ci95": bootstrap_ci([r[key] for r in rows])}
+    means = {key: over_runs([r[key] for r in rows])
              for key in ("random", "teacher", "distilled", "finetuned")}
     print(means)
     result = {"config": args.config, "rows": rows, "targets": targets, "over_seeds": means}
