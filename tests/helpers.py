@@ -16,6 +16,25 @@ TINY_TEACHER = ["teacher.total_timesteps=512", "teacher.n_envs=2", "teacher.n_st
                 "evaluation.max_steps=50"]
 
 
+def untrained_teacher_run(run: Path, config) -> Path:
+    """``run`` holding a finished, untrained teacher for ``config`` (a ``pipeline.config.Config``):
+    seconds instead of a training run, for the later stages' plumbing."""
+    from common.runs import RunFolder
+    from envs import make_vec_env
+    from pipeline.teacher import build_model
+    from teacher.agent import MODEL_FILE
+
+    venv = make_vec_env(config.env, 1, seed=0, train=False)
+    model = build_model(config, venv, None)
+    venv.close()
+    RunFolder(run).create_marker(config.env.id)
+    (run / "teacher").mkdir()
+    model.save(run / "teacher" / MODEL_FILE)
+    teacher = RunFolder(run).stage("teacher", "train_visual_rl.py")
+    teacher.finish(teacher.key(config, ("teacher",), ()), {})
+    return run
+
+
 def run_script(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run a stage script in a fresh interpreter from the repository root."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -18,8 +18,9 @@ from pipeline.config import Config
 from pipeline.detector import main as detector_main
 from pipeline.teacher import build_model
 from space.oracle import AtariRamObjects
-from teacher.agent import MODEL_FILE, TeacherAgent
+from teacher.agent import TeacherAgent
 from teacher.config import TeacherConfig
+from tests.helpers import untrained_teacher_run
 
 PONG = "PongNoFrameskip-v4"
 
@@ -52,15 +53,7 @@ def untrained_run(folder, name: str, settings: dict) -> list[str]:
 
     run, config_path = folder / name, folder / f"{name}.yaml"
     config_path.write_text(yaml.safe_dump(settings))
-    config = load_config(config_path)
-    venv = make_vec_env(config.env, 1, seed=0, train=False)
-    model = build_model(config, venv, None)
-    venv.close()
-    RunFolder(run).create_marker(config.env.id)
-    (run / "teacher").mkdir()
-    model.save(run / "teacher" / MODEL_FILE)
-    teacher = RunFolder(run).stage("teacher", "train_visual_rl.py")
-    teacher.finish(teacher.key(config, ("teacher",), ()), {})
+    untrained_teacher_run(run, load_config(config_path))
     return ["--config", str(config_path), "--run", str(run)]
 
 

@@ -7,32 +7,20 @@ import pytest
 
 import generate_dataset
 from common.errors import UserError
-from common.runs import RunFolder
-from envs import make_vec_env
 from pipeline.config import Config
-from pipeline.teacher import build_model
 from see.dataset import load_dataset
 from see.perception import Perception
-from teacher.agent import MODEL_FILE, TeacherAgent
+from teacher.agent import TeacherAgent
 from teacher.config import TeacherConfig
 from teacher.rollout import rollout
-from tests.helpers import PONG
+from tests.helpers import PONG, untrained_teacher_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A run folder holding a finished, untrained teacher: seconds instead of a training run."""
-    run = tmp_path_factory.mktemp("runs") / "pong"
     config = Config(teacher=TeacherConfig(n_envs=1, n_steps=64, batch_size=64, features_dim=32))
-    venv = make_vec_env(config.env, 1, seed=0, train=False)
-    model = build_model(config, venv, run / "tb")
-    venv.close()
-    RunFolder(run).create_marker(config.env.id)
-    (run / "teacher").mkdir()
-    model.save(run / "teacher" / MODEL_FILE)
-    teacher = RunFolder(run).stage("teacher", "train_visual_rl.py")
-    teacher.finish(teacher.key(config, ("teacher",), ()), {})
-    return run
+    return untrained_teacher_run(tmp_path_factory.mktemp("runs") / "pong", config)
 
 
 def args(run, *extra):
