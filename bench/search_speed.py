@@ -6,8 +6,9 @@ The engine before runs from a temporary git worktree of ``--before`` (default: t
 the batched loss), through the same worker code as the engine now, on the same data:
 
 1. Throughput: stock gplearn's ``SymbolicRegressor`` (one program, MAE on the action index) against
-   ``SymbolicPolicyDistiller`` (a forest of one program per action, distillation loss), the same
-   states, population and generations: programs or forests scored per CPU second, and wall time.
+   ``SymbolicPolicyDistiller`` (a forest of one program per action, distillation loss; the joint and
+   the coordinate strategy), the same states, population and generations: programs or forests
+   scored per CPU second, and wall time.
 2. The default built-in distillation: ``configs/pong.yaml``'s distill section on the same states,
    every restart run (as with the real teacher, which never reaches ``restart_below``): wall and CPU
    seconds (worker processes included) before and now, and whether the output programs are equal.
@@ -62,11 +63,12 @@ def worker(task: str, population: int, generations: int) -> dict:
     from gplearn_custom.language.program import to_tokens
 
     spec, X, probs, dataset = states()
-    if task == "throughput":
+    if task.startswith("throughput"):
         from gplearn_custom.genetic import SymbolicPolicyDistiller
 
         est = SymbolicPolicyDistiller(population_size=population, generations=generations, random_state=0,
-                                      stopping_agreement=1.1, feature_names=spec.names)
+                                      stopping_agreement=1.1, feature_names=spec.names,
+                                      strategy=task.split(":")[1])
         cpu, wall = cpu_seconds(), time.perf_counter()
         est.fit(X, probs)
         programs = [to_tokens(p) for p in est.forest_.programs]
@@ -166,8 +168,10 @@ def main() -> None:
                        check=True)
         try:
             rows = {"stock gplearn": stock(args.population, args.generations)}
-            for name, root in (("engine before", before), ("engine now", ROOT)):
-                rows[name] = run_worker(root, "throughput", args.population, args.generations)
+            for strategy in ("joint", "coordinate"):
+                for name, root in (("engine before", before), ("engine now", ROOT)):
+                    rows[f"{name}, {strategy}"] = run_worker(root, f"throughput:{strategy}", args.population,
+                                                             args.generations)
             default = {name: run_worker(root, "default", 0, 0) for name, root in
                        (("engine before", before), ("engine now", ROOT))}
         finally:
