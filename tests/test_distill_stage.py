@@ -81,6 +81,23 @@ def test_writes_every_artifact(tmp_path, dataset):
     assert "baselines" not in json.loads((out / "eval.json").read_text())
 
 
+def test_the_stage_runs_restarts_on_two_cores_and_logs_every_one(tmp_path, dataset):
+    runs = {"baselines": False, "restarts": 2, "restart_below": 1.01}
+    one = main(make_run(tmp_path / "one", dataset, **runs))
+    two = main(make_run(tmp_path / "two", dataset, **runs, n_jobs=2))
+    assert two["search"]["workers"] == 2 and one["search"]["workers"] == 1
+    program = [(tmp_path / name / "distill" / "program.json").read_text() for name in ("one", "two")]
+    assert json.loads(program[0]) == json.loads(program[1])
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (tmp_path / "two" / "distill" / "tensorboard").glob("events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    tags = accumulator.Tags()["scalars"]
+    assert {"distill/agreement", "restart1/distill/agreement"} <= set(tags)  # a worker's log, replayed
+    assert len(accumulator.Scalars("restart1/distill/agreement")) == TINY["generations"]
+
+
 def test_resume_after_an_interruption_gives_the_uninterrupted_result(tmp_path, dataset, monkeypatch):
     runs = {"baselines": False, "generations": 4, "restarts": 2, "restart_below": 1.01}  # two restarts
     main(make_run(tmp_path / "whole", dataset, **runs))
