@@ -22,6 +22,7 @@ machine's load, which is recorded with the results.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sy
 
 from common.config import from_dict, to_dict
 from envs.builtin import BuiltinPong, random_play
+from envs.config import EnvConfig
 from pipeline.config import load_config
 from see.dataset_config import DatasetConfig
 from see.object_types import TypeConfusion, fit_types
@@ -55,7 +57,6 @@ def atari_frames(game: str, n: int, seed: int, teacher: Path | None = None
                  ) -> tuple[np.ndarray, list[list[dict]], list[dict]]:
     """The raw screens of random play (or of ``teacher``'s play, a zoo folder), with OCAtari's
     objects of each frame."""
-    from envs.config import EnvConfig
     from teacher.agent import TeacherAgent
     from teacher.rollout import rollout
 
@@ -74,7 +75,7 @@ def atari_frames(game: str, n: int, seed: int, teacher: Path | None = None
     return np.stack(frames), objects, infos
 
 
-def random_steps(env_cfg, n: int, seed: int):
+def random_steps(env_cfg: EnvConfig, n: int, seed: int) -> Iterator[tuple[np.ndarray, dict]]:
     """(frame, info) of ``n`` steps of uniformly random actions."""
     from envs import make_env
 
