@@ -22,9 +22,9 @@ machine's load, which is recorded with the results.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
