@@ -206,7 +206,7 @@ def make_vec_env(cfg: EnvConfig, n_envs: int, seed: int, train: bool = True,
             raise UserError(f"teacher.vec_env=ale runs Atari games only, not {cfg.id}; use 'dummy'")
         from envs.atari_vector import AleVecEnv
 
-        venv = AleVecEnv(cfg, n_envs, train=train)
+        venv = AleVecEnv(cfg, n_envs, teacher_size(cfg), train=train)
         venv.seed(seed)
         return venv
     if env_kind(cfg.id) == "retro":

@@ -41,14 +41,15 @@ def rom_name(env_id: str) -> str:
 class AleVecEnv(VecEnv):
     """``n_envs`` Atari games stepped by ale-py's thread pool, seen as SB3's ``VecEnv``."""
 
-    def __init__(self, cfg: EnvConfig, n_envs: int, train: bool = True, num_threads: int = 0):
+    def __init__(self, cfg: EnvConfig, n_envs: int, size: int, train: bool = True, num_threads: int = 0):
+        """``size``: the side of the teacher's square frames (``envs.teacher_size``)."""
         from ale_py.vector_env import AtariVectorEnv
 
         if not cfg.grayscale:
             raise UserError("teacher.vec_env=ale gives grey frames; set env.grayscale=true")
         self.env = AtariVectorEnv(
             rom_name(cfg.id), n_envs, num_threads=num_threads, autoreset_mode="SameStep",
-            img_height=cfg.obs_size or 84, img_width=cfg.obs_size or 84, grayscale=True,
+            img_height=size, img_width=size, grayscale=True,
             stack_num=cfg.frame_stack, frameskip=cfg.frame_skip or 4, maxpool=True,
             noop_max=cfg.noop_max, repeat_action_probability=cfg.sticky_action_prob,
             episodic_life=False, life_loss_info=train and cfg.terminal_on_life_loss,

@@ -4,7 +4,6 @@ prepare, distil, evaluate."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +18,7 @@ from gplearn_custom.baselines import decision_tree, mlp_student, random_forest, 
 from gplearn_custom.config import DistillConfig, check_genetic
 from gplearn_custom.data import DistillData, split
 from gplearn_custom.evaluation import agreement_measures, agreement_report, decisions_per_second
-from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller
+from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller, cores
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import FUNCTIONS
@@ -167,12 +166,8 @@ def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: 
     return best["forest"], summary
 
 
-def _cores(n_jobs: int) -> int:
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
-
-
 def _processes(cfg: DistillConfig) -> int:
-    return max(1, min(_cores(cfg.n_jobs), cfg.restarts))
+    return max(1, min(cores(cfg.n_jobs), cfg.restarts))
 
 
 def _restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: Path,
@@ -180,7 +175,7 @@ def _restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: Path,
     """The restarts' results in order: in this process with live logging, or on worker processes
     (spawned, so that no thread state of the caller is copied) with their logs replayed."""
     processes = _processes(cfg)
-    threads = max(1, _cores(cfg.n_jobs) // processes)
+    threads = max(1, cores(cfg.n_jobs) // processes)
     names = ["checkpoint.json"] + [f"checkpoint-r{r}.json" for r in range(1, cfg.restarts)]
     jobs = [(prep, cfg, seed + 100_003 * r, folder / name, threads) for r, name in enumerate(names)]
     if processes == 1:

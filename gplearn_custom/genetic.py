@@ -49,6 +49,11 @@ from gplearn_custom.language.program import ProgramEvaluator, ProgramSettings, f
 STRATEGIES = ("joint", "coordinate")
 
 
+def cores(n_jobs: int) -> int:
+    """gplearn's meaning of ``n_jobs``: that many, or every core for -1."""
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
 class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
     """A gplearn-style classifier: ``fit(X, teacher_probs)`` evolves a forest, ``predict`` acts.
 
@@ -254,7 +259,7 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
         for member in new.values():
             member.outputs = member.outputs or [None] * self.n_actions_
             jobs += [(member, a) for a, out in enumerate(member.outputs) if out is None]
-        workers = os.cpu_count() if self.n_jobs == -1 else self.n_jobs
+        workers = cores(self.n_jobs)
         run = lambda job: self._evaluator(job[0].programs[job[1]], job[0].program_key[job[1]])  # noqa: E731
         if workers > 1 and len(jobs) > 1:
             with ThreadPoolExecutor(workers) as pool:
