@@ -1,16 +1,15 @@
 """The learning-free object source: sprites are flat colours on a mostly plain background.
 
-Per frame, the most common colour is the background; pixels farther from it than a tolerance
-are foreground, and 4-connected foreground regions are objects. A region holding colours that
-point away from the background in clearly different directions (the ball touching a paddle, a
-paddle touching a wall) is split by colour; blends and frame-max ghosts of one sprite are not.
-One-colour regions wider or taller than ``max_size`` of the frame are scenery (walls, bars, road
-edges) and are removed first, so that a sprite touching them stays whole. On raw screens a
-sprite's pixels need not touch (Space Invaders' aliens, Boxing's boxers): parts
-closer than ``merge_gap`` pixels are one object. ``split_colours: false`` keeps multi-coloured
-sprites whole (Freeway's cars). Regions that are still wider or taller than ``max_size`` are
-dropped too. The embedding
-is the region's mean colour and its size relative to the frame, which separates sprite types.
+Per frame, the most common colour is the background; pixels farther from it than a tolerance are
+foreground, and 4-connected foreground regions are objects. A region holding colours that point away
+from the background in clearly different directions (the ball touching a paddle, a paddle touching a
+wall) is split by colour; blends and frame-max ghosts of one sprite are not. One-colour regions
+wider or taller than ``max_size`` of the frame are scenery (walls, bars, road edges) and are removed
+first, so that a sprite touching them stays whole. On raw screens a sprite's pixels need not touch
+(Space Invaders' aliens, Boxing's boxers): parts closer than ``merge_gap`` pixels are one object.
+``split_colours: false`` keeps multi-coloured sprites whole (Freeway's cars). Regions that are still
+wider or taller than ``max_size`` are dropped too. The embedding is the region's mean colour and its
+size relative to the frame, which separates sprite types.
 """
 
 from __future__ import annotations
