@@ -54,6 +54,19 @@ class EvalResult:
                 "episode_lengths": self.lengths, "agent_steps_per_second": self.decisions_per_second}
 
 
+class RandomAgent:
+    """Uniform random actions (seeded): the floor of the return ratio and of a reward's ranking."""
+
+    def __init__(self, n_actions: int, seed: int):
+        self.n_actions, self.rng = n_actions, np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, frame: np.ndarray, info: dict) -> int:
+        return int(self.rng.integers(self.n_actions))
+
+
 def evaluate(agent: Agent, env_cfg: EnvConfig, cfg: EvalConfig) -> EvalResult:
     """Play one whole game per seed, one after the other (no training wrappers, raw scores)."""
     game = EnvCopies(env_cfg, 1)

@@ -23,16 +23,20 @@ from envs import make_vec_env
 from envs.evaluation import evaluate
 from pipeline.cli import StageArgs
 from pipeline.config import Config
-from teacher.agent import MODEL_FILE, TeacherAgent, decisions_per_second
+from teacher.agent import (
+    CHECKPOINT_PREFIX,
+    CHECKPOINTS,
+    MODEL_FILE,
+    TeacherAgent,
+    checkpoint_files,
+    decisions_per_second,
+)
 from teacher.cnn import CompactCNN, KeypointCNN, SmallAtariCNN
 
 STAGE = "teacher"
 SECTIONS = ("env", "teacher", "evaluation")
 READS: tuple[str, ...] = ()  # upstream stages and files: none
 
-
-
-CHECKPOINT_PREFIX = "ppo"
 # teacher.policy values with a network of ours; "CnnPolicy" is SB3's Nature CNN
 EXTRACTORS = {"compact": CompactCNN, "keypoints": KeypointCNN, "small": SmallAtariCNN}
 
@@ -74,12 +78,8 @@ class StageLogger(BaseCallback):
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
-    found = []
-    for path in checkpoint_dir.glob(f"{CHECKPOINT_PREFIX}_*_steps.zip"):
-        match = re.fullmatch(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip", path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return max(found)[1] if found else None
+    found = checkpoint_files(checkpoint_dir)
+    return found[-1][1] if found else None
 
 
 def check_config(config: Config) -> None:
@@ -117,7 +117,7 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     """Train (or continue) the teacher in ``out``; returns the summary for complete.json."""
     t = config.teacher
     torch.set_num_threads(t.torch_threads)
-    checkpoints = out / "checkpoints"
+    checkpoints = out / CHECKPOINTS
     venv = make_vec_env(config.env, t.n_envs, config.seed, train=True, vec_env=t.vec_env)
     eval_env = make_vec_env(config.env, 1, config.seed + 10_000, train=False)
     last = latest_checkpoint(checkpoints) if resume else None

@@ -9,6 +9,7 @@ on a frame is the one it was trained with.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -21,6 +22,18 @@ from common.errors import UserError
 from envs import teacher_frame, to_grey
 
 MODEL_FILE = "teacher.zip"
+CHECKPOINTS = "checkpoints"  # teacher/checkpoints/ppo_<steps>_steps.zip, the last one written at the end
+CHECKPOINT_PREFIX = "ppo"
+
+
+def checkpoint_files(checkpoint_dir: Path) -> list[tuple[int, Path]]:
+    """(training steps, file) of every checkpoint in ``checkpoint_dir``, oldest first."""
+    found = []
+    for path in Path(checkpoint_dir).glob(f"{CHECKPOINT_PREFIX}_*_steps.zip"):
+        match = re.fullmatch(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
 
 
 class TeacherAgent:
@@ -43,7 +56,13 @@ class TeacherAgent:
         path = Path(teacher_dir) / MODEL_FILE
         if not path.is_file():
             raise UserError(f"no teacher model at {path}; run train_visual_rl.py first")
-        return cls(PPO.load(path, device=torch_device(device)), frame_stack, deterministic)
+        return cls.load_file(path, frame_stack, deterministic, device)
+
+    @classmethod
+    def load_file(cls, path: Path, frame_stack: int, deterministic: bool = True, device: str = "cpu",
+                  seed: int = 0) -> TeacherAgent:
+        """A saved model file (``teacher.zip`` or a checkpoint); ``seed`` drives sampled actions."""
+        return cls(PPO.load(path, device=torch_device(device)), frame_stack, deterministic, seed)
 
     def reset(self) -> None:
         self._stack = None
