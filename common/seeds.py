@@ -19,6 +19,9 @@ from common.errors import UserError
 TEST = range(1_000, 10_000)
 SELECTION = range(2**30, 2**31 - 1)
 DEVELOPMENT_END = SELECTION.start  # development seeds: [0, 2**30) without TEST
+# the reward stage's demonstrations number their episodes from the config's seed plus this, so they do
+# not replay the episodes of the frames and the dataset
+DEMONSTRATIONS = 100_000
 
 
 def is_development(seed: int) -> bool:

@@ -12,6 +12,7 @@ from envs.evaluation import EvalConfig
 from gplearn_custom.config import DistillConfig
 from gplearn_custom.rl.config import FinetuneConfig
 from reporting.transfer import TransferConfig
+from reward.config import RewardConfig
 from see.dataset_config import DatasetConfig
 from space.config import DetectorConfig
 from teacher.config import FramesConfig, TeacherConfig
@@ -29,6 +30,7 @@ class Config:
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
 

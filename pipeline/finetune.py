@@ -27,7 +27,7 @@ from common.errors import UserError
 from common.io import read_json, write_json
 from common.runs import RunFolder
 from envs import action_names, object_type_names
-from envs.evaluation import evaluate
+from envs.evaluation import RandomAgent, evaluate
 from gplearn_custom.data import dataset_files, load_dataset
 from gplearn_custom.evaluation import decisions_per_second, evaluate_policy_return
 from gplearn_custom.language.export import export_forest
@@ -38,6 +38,7 @@ from gplearn_custom.rl.ppo import ConstantTuner
 from gplearn_custom.rl.teacher import BatchTeacher
 from pipeline.cli import StageArgs
 from pipeline.config import Config
+from reward.trex import LearnedReward
 from see.perception import Perception
 from see.synthetic import dataset_object, scripted_pong_probs
 from teacher.agent import TeacherAgent
@@ -45,6 +46,11 @@ from teacher.agent import TeacherAgent
 STAGE = "finetune"
 SECTIONS = ("env", "teacher", "detector", "dataset", "distill", "evaluation", "finetune")
 READS = ("teacher", "dataset", "distill", "distill/program.json")
+
+
+def reads(config: Config) -> tuple[str, ...]:
+    """Upstream stages and files of the key: the learned reward too where the search uses it."""
+    return READS + (("reward",) if config.finetune.reward == "learned" else ())
 
 
 
@@ -60,6 +66,7 @@ class Inputs:
     search_perception: Perception | None  # what the search plays through (``finetune.objects``)
     teacher: TeacherAgent | None  # for the KL term; None when its coefficient is zero throughout
     teacher_dir: Path | None  # a finished teacher stage, for the comparison in eval.json
+    reward: LearnedReward | None = None  # what the search maximises in place of the score (finetune.reward)
 
 
 def load_inputs(config: Config, run: RunFolder) -> Inputs:
@@ -95,8 +102,12 @@ def load_inputs(config: Config, run: RunFolder) -> Inputs:
         if teacher.n_actions != n_actions:
             raise UserError(f"the teacher has {teacher.n_actions} actions, the game {n_actions}; "
                             "retrain the teacher for this game")
+    reward = None
+    if cfg.reward == "learned":
+        reward_dir = run.stage("reward", "learn_reward.py").require_complete().path
+        reward = LearnedReward.load(reward_dir)
     return Inputs(forest, perception, search_perception, teacher,
-                  teacher_stage.path if teacher_stage.complete else None)
+                  teacher_stage.path if teacher_stage.complete else None, reward)
 
 
 def _dataset_perception(run_dir: Path, types: list[str]) -> Perception | None:
@@ -144,6 +155,7 @@ def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
         "env_steps": result.env_steps,
         "history": result.history,
         "search_objects": config.finetune.objects,
+        "search_reward": config.finetune.reward,
         # the search read the game's true objects: not a result a user's game could give
         "privileged": config.finetune.objects == "game" or inputs.perception is None,
         "evaluation_objects": "game" if inputs.perception is None else "perception",
@@ -177,9 +189,10 @@ def search(config: Config, inputs: Inputs, checkpoint: Path | None = None,
     selecting = (cfg.selection_candidates + 2) * cfg.selection_episodes
     shared = inputs.search_perception is inputs.perception
     game = Lockstep(config.env, spec, inputs.search_perception,
-                    max(cfg.population_size * cfg.episodes, selecting if shared else 0))
-    selection_game = game if shared else Lockstep(config.env, spec, inputs.perception, selecting)
-    ppo_game = Lockstep(config.env, spec, inputs.search_perception, cfg.n_envs)
+                    max(cfg.population_size * cfg.episodes, selecting if shared else 0), inputs.reward)
+    selection_game = game if shared else Lockstep(config.env, spec, inputs.perception, selecting,
+                                                  inputs.reward)
+    ppo_game = Lockstep(config.env, spec, inputs.search_perception, cfg.n_envs, inputs.reward)
     bar = tqdm(total=cfg.generations, desc="finetune", unit="gen", disable=not progress)
     try:
         teacher = BatchTeacher(inputs.teacher, cfg.n_envs) if inputs.teacher is not None else None
@@ -244,19 +257,6 @@ def teacher_return(config: Config, teacher_dir: Path | None) -> dict | None:
     return {**evaluate(agent, config.env, config.evaluation).summary(), "from": "played again"}
 
 
-class RandomAgent:
-    """Uniform random actions (seeded): the floor of the return ratio."""
-
-    def __init__(self, n_actions: int, seed: int):
-        self.n_actions, self.rng = n_actions, np.random.default_rng(seed)
-
-    def reset(self) -> None:
-        pass
-
-    def act(self, frame: np.ndarray, info: dict) -> int:
-        return int(self.rng.integers(self.n_actions))
-
-
 def random_return(config: Config) -> dict:
     agent = RandomAgent(len(action_names(config.env)), config.seed)
     return evaluate(agent, config.env, config.evaluation).summary()
@@ -296,7 +296,7 @@ def finetune_stage(args: StageArgs) -> dict:
     stage.check_writable(args.resume, args.force)
 
     inputs = load_inputs(args.config, args.run)
-    key = stage.key(args.config, SECTIONS, READS)
+    key = stage.key(args.config, SECTIONS, reads(args.config))
     out = stage.prepare(args.config, key, args.resume, args.force)
     report = finetune(args.config, inputs, out)
     tuned, distilled, teacher = report["finetuned"], report["distilled"], report["teacher"]

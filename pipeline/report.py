@@ -8,9 +8,9 @@ from common.io import read_json, write_json
 from pipeline.cli import StageArgs
 
 STAGE = "report"
-SECTIONS = ("env", "teacher", "frames", "detector", "dataset", "distill", "finetune", "evaluation",
-            "transfer")
-READS = ("teacher", "dataset", "distill", "finetune")
+SECTIONS = ("env", "teacher", "frames", "detector", "dataset", "distill", "reward", "finetune",
+            "evaluation", "transfer")
+READS = ("teacher", "dataset", "distill", "reward", "finetune")
 GIF_STEPS = 240
 
 

@@ -6,21 +6,27 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
+from collections.abc import Callable
 
 from common.errors import UserError
 from common.runs import RunFolder
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 
-# (module with STAGE, SECTIONS, READS and main(argv), extra leading arguments)
+# (module with STAGE, SECTIONS, READS (or reads(config)) and main(argv), extra leading arguments)
 PIPELINE: list[tuple[str, list[str]]] = [
     ("train_visual_rl", []),
     ("save_frames", []),
     ("pipeline.detector", ["train"]),
     ("generate_dataset", []),
     ("distill_teacher", []),
+    ("learn_reward", []),
     ("symbolic_finetuning", []),
     ("report", []),
 ]
+# stages run only where the config asks for what they make
+WANTED: dict[str, Callable[[Config], bool]] = {
+    "learn_reward": lambda config: config.finetune.reward == "learned",
+}
 
 
 def run_pipeline(args: argparse.Namespace) -> None:
@@ -35,9 +41,12 @@ def run_pipeline(args: argparse.Namespace) -> None:
         common += ["--seed", str(args.seed)]
     start = time.perf_counter()
     for module_name, extra in PIPELINE:
+        if not WANTED.get(module_name, lambda _: True)(config):
+            continue
         module = importlib.import_module(module_name)
         stage = run.stage(module.STAGE, f"{module_name}.py")
-        state = stage.state(stage.key(config, module.SECTIONS, module.READS))
+        reads = module.reads(config) if hasattr(module, "reads") else module.READS
+        state = stage.state(stage.key(config, module.SECTIONS, reads))
         flags = []
         if args.force:
             flags = ["--force"]

@@ -110,6 +110,13 @@ def build_report(run: Path, out: Path, transfer_rows: list[dict], gif: Path | No
             target = out / f"detector_{png.name}"
             target.write_bytes(png.read_bytes())
             parts += [f"![detector frames]({target.name})", ""]
+    reward = load(run / "reward" / "eval.json")
+    if reward:
+        parts += ["## Learned reward (T-REX)", "", _reward_lines(reward), ""]
+        scatter = run / "reward" / "scatter.png"
+        if scatter.is_file():
+            (out / "reward_scatter.png").write_bytes(scatter.read_bytes())
+            parts += ["![predicted against true return](reward_scatter.png)", ""]
     if transfer_rows:
         agents = sorted({k[: -len("_return")] for row in transfer_rows for k in row if k.endswith("_return")})
         columns = [("variant", "variant")]
@@ -141,6 +148,22 @@ def _perception_lines(meta: dict) -> str:
                      f"{fmt(pick(diagnostics, 'types_vs_truth.purity'))}, agent found correctly: "
                      f"{check.get('correct', '–')} (true agent: {check.get('true_agent', '–')}).")
     return "\n".join(lines)
+
+
+def _reward_lines(reward: dict) -> str:
+    """How well the learned reward ranks episodes it did not train on, and the program that reads it."""
+    def corr(part: dict) -> str:
+        return (f"Spearman {fmt(part.get('spearman'))}, Pearson {fmt(part.get('pearson'))} "
+                f"over {part.get('episodes')} episodes")
+
+    sources = ", ".join(d["name"] for d in reward.get("demonstrators", []))
+    return "\n".join([
+        f"Demonstrators, least trained first: {sources}. Predicted return (the sum of the learned reward "
+        "over an episode) against the game's score:",
+        f"- held-out episodes: {corr(reward['heldout'])};",
+        f"- of them, the held-out best checkpoints (extrapolation): {corr(reward['extrapolation'])};",
+        f"- the program below, on the held-out episodes: {corr(reward['symbolic_heldout'])}.",
+        "", "```", f"reward ({reward['symbolic']['size']} nodes) = {reward['symbolic']['program']}", "```"])
 
 
 def _detector_lines(space_eval: dict) -> str:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE_PACKAGES = {"teacher", "space", "see", "gplearn_custom", "reporting", "pipeline"}
+STAGE_PACKAGES = {"teacher", "space", "see", "gplearn_custom", "reporting", "reward", "pipeline"}
 PARSING = {"stage_parser", "parse_stage_args", "build_parser", "argparse.ArgumentParser",
            "parser.add_argument", "parser.parse_args", "__doc__.splitlines"}
 SCRIPTS = ("train_visual_rl.py", "save_frames.py", "generate_dataset.py", "distill_teacher.py",
-           "symbolic_finetuning.py", "report.py", "run_pipeline.py")
+           "learn_reward.py", "symbolic_finetuning.py", "report.py", "run_pipeline.py")
 
 
 def imported_packages(path: Path) -> set[str]:

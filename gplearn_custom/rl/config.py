@@ -9,6 +9,7 @@ from common.errors import UserError
 from gplearn_custom.config import check_genetic
 
 OBJECTS = ("perception", "game")
+REWARDS = ("game", "learned")
 
 
 @dataclass
@@ -24,6 +25,10 @@ class FinetuneConfig:
     # agent will play; "game" is PRIVILEGED: it reads a built-in game's true objects (a dataset typed
     # by the oracle source only), and eval.json and the report mark every result made with it
     objects: str = "perception"
+    # what the search maximises: "game" the score; "learned" the reward learn_reward.py fitted to the
+    # teacher's checkpoints (T-REX, reward/), summed over the states played; evaluation always reports
+    # the game's score
+    reward: str = "game"
     # evolution with reward fitness: the first population is the distilled forest, fresh forests and
     # mutated copies of the distilled one
     population_size: int = 16
@@ -79,6 +84,8 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.objects not in OBJECTS:
             raise UserError(f"finetune.objects must be one of {', '.join(OBJECTS)}, got '{self.objects}'")
+        if self.reward not in REWARDS:
+            raise UserError(f"finetune.reward must be one of {', '.join(REWARDS)}, got '{self.reward}'")
         check_genetic("finetune", self)
         check_ranges("finetune", self,
                      at_least_one=("episodes", "max_episode_steps", "selection_candidates",

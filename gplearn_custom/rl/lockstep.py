@@ -3,17 +3,21 @@
 ``envs.play.EnvCopies`` steps the environments; this adds what a symbolic policy reads: one
 detector call for all copies' frames, a tracker per copy, one feature matrix. PPO's rollouts use
 ``reset``/``step`` directly; whole episodes are played by ``envs.play.play`` with ``ForestPlayers``.
+
+With a learned ``reward`` (objects -> one reward per state, e.g. ``reward.trex.LearnedReward``) the
+game's score is replaced, for every step, by the learned reward of the state the action was taken
+on: the objects are read once per step, for the policy and the reward alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from envs.config import EnvConfig
-from envs.play import EnvCopies
+from envs.play import EnvCopies, Step
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
 from see.perception import Perception
@@ -31,13 +35,36 @@ class Transition:
     frames: list[np.ndarray]
 
 
-class Lockstep:
-    """``copies`` environments with their perception; ``reset``/``step`` take the copies to act on."""
+StateReward = Callable[[list[list[dict]]], np.ndarray]
 
-    def __init__(self, env_cfg: EnvConfig, spec: FeatureSpec, perception: Perception | None, copies: int):
-        self.envs = EnvCopies(env_cfg, copies)
+
+class LearnedRewardCopies(EnvCopies):
+    """``EnvCopies`` whose reward is a learned reward of the state each copy last acted on (set by
+    ``Lockstep.features`` through ``observe``), not the game's score."""
+
+    def __init__(self, env_cfg: EnvConfig, copies: int):
+        super().__init__(env_cfg, copies)
+        self.pending = np.zeros(copies)
+
+    def observe(self, copies: Sequence[int], rewards: np.ndarray) -> None:
+        self.pending[np.asarray(copies, dtype=np.int64)] = rewards
+
+    def step(self, copies: Sequence[int], actions: Sequence[int]) -> Step:
+        out = super().step(copies, actions)
+        out.rewards = self.pending[np.asarray(copies, dtype=np.int64)].copy()
+        return out
+
+
+class Lockstep:
+    """``copies`` environments with their perception; ``reset``/``step`` take the copies to act on.
+    ``reward``: a learned reward of the objects, in place of the game's score."""
+
+    def __init__(self, env_cfg: EnvConfig, spec: FeatureSpec, perception: Perception | None, copies: int,
+                 reward: StateReward | None = None):
+        self.envs = EnvCopies(env_cfg, copies) if reward is None else LearnedRewardCopies(env_cfg, copies)
         self.spec = spec
         self.reader = ObjectReader(perception, copies)
+        self.reward = reward
 
     def __len__(self) -> int:
         return len(self.envs)
@@ -60,7 +87,10 @@ class Lockstep:
         return Transition(out.rewards, out.terminated, out.truncated, features, out.frames)
 
     def features(self, frames: list[np.ndarray], infos: list[dict], copies: Sequence[int]) -> np.ndarray:
-        return self.spec.transform(self.reader.read(frames, infos, copies))
+        states = self.reader.read(frames, infos, copies)
+        if self.reward is not None:
+            self.envs.observe(copies, self.reward(states))
+        return self.spec.transform(states)
 
     def close(self) -> None:
         self.envs.close()

@@ -1,0 +1,85 @@
+"""Learned rewards (T-REX) on finished pipeline runs: how well they rank held-out episodes, and what
+fine-tuning on them finds, scored by the game.
+
+    .venv/bin/python bench/learned_reward.py --config configs/pong.yaml --runs runs/pong_s0 runs/pong_s1 \
+        runs/pong_s2 [--name learned_reward_pong] [key=value ...]
+
+Each run folder needs finished teacher, dataset and distill stages, made with the same config and its
+own ``--seed`` (read from the run's teacher/config.yaml). The reward stage is run where it is missing
+(``learn_reward.py``, same config). Then Stage III's search runs twice from the run's distilled forest
+with the same seed and budget, once on the game's score and once on the learned reward; both outputs
+are evaluated on the test seeds by the game's score. Written to results/<name>.json, with the mean and
+95 % bootstrap interval over runs of every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import yaml
+from benchlib import over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
+
+import learn_reward
+from common.io import read_json
+from common.runs import RunFolder
+from pipeline.config import load_config
+from pipeline.finetune import evaluate_forest, load_inputs, random_return, search
+
+
+def one_run(config_path: str, run: Path, overrides: list[str]) -> dict:
+    seed = int(yaml.safe_load((run / "teacher" / "config.yaml").read_text())["seed"])
+    config = load_config(config_path, overrides, seed)
+    folder = RunFolder(run).open(config.env.id, create=False)
+    if not (run / "reward" / "complete.json").is_file():
+        learn_reward.main(["--config", config_path, "--run", str(run), "--seed", str(seed), *overrides])
+    reward = read_json(run / "reward" / "eval.json")
+    row = {"run": str(run), "seed": seed,
+           "spearman_heldout": reward["heldout"]["spearman"], "pearson_heldout": reward["heldout"]["pearson"],
+           "spearman_extrapolation": reward["extrapolation"]["spearman"],
+           "symbolic_spearman_heldout": reward["symbolic_heldout"]["spearman"],
+           "symbolic_reward": reward["symbolic"]["program"], "symbolic_size": reward["symbolic"]["size"],
+           "reward_seconds": reward["seconds"], "best_training_return": reward["best_training_return"]}
+    for name in ("game", "learned"):
+        variant = dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, reward=name))
+        inputs = load_inputs(variant, folder)
+        started = time.perf_counter()
+        result = search(variant, inputs, progress=False)
+        row[f"{name}_seconds"] = time.perf_counter() - started
+        evaluated = evaluate_forest(result.forest, inputs.perception, variant)
+        row[f"finetune_{name}"] = evaluated["return_mean"]
+        row[f"finetune_{name}_size"] = result.forest.size
+        row[f"finetune_{name}_chosen"] = result.chosen
+        if name == "game":
+            row["distilled"] = evaluate_forest(inputs.forest, inputs.perception, variant)["return_mean"]
+    row["random"] = random_return(config)["return_mean"]
+    row["ratio"] = row["finetune_learned"] / row["finetune_game"] if row["finetune_game"] else None
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--runs", nargs="+", required=True)
+    parser.add_argument("--name", default=None, help="results/<name>.json (default: learned_reward_<config>)")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    rows = [one_run(args.config, Path(run), args.overrides) for run in args.runs]
+    figures = ("spearman_heldout", "pearson_heldout", "spearman_extrapolation", "symbolic_spearman_heldout",
+               "distilled", "finetune_game", "finetune_learned", "random")
+    summary = {k: over_runs([r[k] for r in rows if r[k] is not None]) for k in figures}
+    game, learned = summary["finetune_game"]["mean"], summary["finetune_learned"]["mean"]
+    summary["ratio_of_means"] = learned / game if game else None
+    print(table(rows, ["seed", *figures]))
+    print({k: (round(v["mean"], 3), [round(c, 3) for c in v["ci95"]]) for k, v in summary.items()
+           if isinstance(v, dict)}, "ratio of means", summary["ratio_of_means"])
+    name = args.name or f"learned_reward_{Path(args.config).stem}"
+    command = ("bench/learned_reward.py --config " + args.config + " --runs " + " ".join(args.runs)
+               + (" " + " ".join(args.overrides) if args.overrides else ""))
+    print(f"results -> {save(name, {'command': command, 'rows': rows, 'summary': summary})}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Learned rewards: T-REX from the teacher's own checkpoints, ranked demonstrations for free."""

@@ -1,0 +1,211 @@
+"""T-REX from ranked episodes, the symbolic reading of a reward, and play scored by a learned reward."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import learn_reward
+from common.config import dump_yaml
+from common.errors import UserError
+from common.runs import RunFolder
+from gplearn_custom.language.features import FeatureSpec
+from gplearn_custom.regression import SymbolicRewardRegressor, affine_fit
+from gplearn_custom.rl.fitness import play
+from gplearn_custom.rl.lockstep import Lockstep
+from pipeline.config import Config, load_config
+from reward.trex import ClipBatch, LearnedReward, draw_pairs, reward_network, train_member
+from teacher.agent import CHECKPOINTS, MODEL_FILE
+from tests.helpers import PONG, untrained_teacher_run
+from tests.test_finetune import SPEC, pong_forest
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_pairs_join_differently_ranked_episodes_with_clips_inside_them():
+    ranks, lengths = np.array([0, 0, 1, 2, 2]), np.array([30, 5, 12, 40, 8])
+    pairs = draw_pairs(ranks, lengths, 500, 10, np.random.default_rng(0))
+    i, j = pairs.first[:, 0], pairs.second[:, 0]
+    assert np.all(ranks[i] != ranks[j])
+    assert np.array_equal(pairs.label, (ranks[j] > ranks[i]).astype(int))
+    assert np.all(pairs.length == np.minimum(10, np.minimum(lengths[i], lengths[j])))
+    for clips in (pairs.first, pairs.second):
+        assert np.all(clips[:, 1] >= 0) and np.all(clips[:, 1] + pairs.length <= lengths[clips[:, 0]])
+    with pytest.raises(ValueError, match="two ranks"):
+        draw_pairs(np.zeros(3), np.full(3, 10), 5, 4, np.random.default_rng(0))
+
+
+def ranked_episodes(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Episodes of 3 features whose hidden per-state reward is x0 - x1 (x2 is noise); the rank of an
+    episode is its true return's order, as better checkpoints score more."""
+    rng = np.random.default_rng(seed)
+    episodes = []
+    for k in range(n):
+        skill = k / n
+        X = rng.normal(size=(int(rng.integers(20, 60)), 3))
+        X[:, 0] += skill
+        X[:, 1] -= skill
+        episodes.append(X)
+    true = np.array([(X[:, 0] - X[:, 1]).sum() for X in episodes])
+    return episodes, true, np.argsort(np.argsort(true)).astype(float)
+
+
+def test_trex_recovers_a_reward_that_ranks_unseen_episodes():
+    episodes, _, ranks = ranked_episodes(40, 0)
+    batch = ClipBatch(episodes)
+    pairs = draw_pairs(ranks, np.array([len(e) for e in episodes]), 2000, 20, np.random.default_rng(1))
+    torch.manual_seed(0)
+    net = reward_network(3, 16)
+    fitted = train_member(net, batch, pairs, 6, 64, 3e-3, 0.0, np.random.default_rng(2))
+    assert fitted["pair_accuracy"] > 0.8
+    test, true, _ = ranked_episodes(30, 5)
+    with torch.no_grad():
+        predicted = [net(torch.as_tensor(X, dtype=torch.float32)).sum().item() for X in test]
+    assert np.corrcoef(predicted, true)[0, 1] > 0.9
+
+
+def test_a_saved_learned_reward_loads_with_the_same_outputs(tmp_path):
+    torch.manual_seed(0)
+    nets = [reward_network(SPEC.n_features, 8).eval() for _ in range(2)]
+    X = np.random.default_rng(0).normal(size=(50, SPEC.n_features))
+    reward = LearnedReward(SPEC, nets, 8, X.mean(axis=0), X.std(axis=0))
+    reward.standardise_on(X)
+    members = (reward.members(X) - reward.out_mean[:, None]) / reward.out_std[:, None]
+    assert np.allclose(members.mean(axis=1), 0, atol=1e-6) and np.allclose(members.std(axis=1), 1, atol=1e-6)
+    reward.save(tmp_path)
+    loaded = LearnedReward.load(tmp_path)
+    assert np.array_equal(loaded.of_features(X), reward.of_features(X))
+    assert loaded.spec == SPEC and len(loaded.of_features(X[:0])) == 0
+
+
+def test_the_symbolic_reward_finds_a_linear_reward_on_its_scale():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(500, 4))
+    y = 3.0 * (X[:, 0] - 0.5 * X[:, 2]) + 1.0
+    model = SymbolicRewardRegressor(population_size=200, generations=8, random_state=0).fit(X, y)
+    assert model.r2_ > 0.99 and model.score(X, y) > 0.99
+    assert np.allclose(model.predict(X), y, atol=0.1)
+    assert "X0" in model.text() and "X2" in model.text() and model.program_.action_names == ["reward"]
+    assert affine_fit(np.ones(5), np.arange(5.0)) == (0.0, 0.0, 2.0)  # a constant explains nothing
+
+
+def test_a_learned_reward_replaces_the_score_for_every_state_acted_on():
+    """Reward 1 per state: each episode's return is its length, whoever plays and beside whom."""
+    config = Config()
+    ones = Lockstep(config.env, SPEC, None, 3, reward=lambda states: np.ones(len(states)))
+    game = Lockstep(config.env, SPEC, None, 3)
+    try:
+        forests = [pong_forest(0.02), pong_forest(0.3)]
+        returns, lengths = play(forests, [7, 8], ones, 120)
+        scores, same_lengths = play(forests, [7, 8], game, 120)
+    finally:
+        ones.close()
+        game.close()
+    assert np.array_equal(returns, lengths) and np.array_equal(lengths, same_lengths)
+    assert not np.array_equal(scores, returns)
+
+
+def test_config_rejects_a_bad_ranking_or_reward_choice():
+    with pytest.raises(UserError, match="reward.rank_by"):
+        load_config(PONG, ["reward.rank_by=score"])
+    with pytest.raises(UserError, match="finetune.reward"):
+        load_config(PONG, ["finetune.reward=teacher"])
+    with pytest.raises(UserError, match="heldout_share"):
+        load_config(PONG, ["reward.heldout_share=1.0"])
+
+
+# ----------------------------------------------------------------------------- the stage
+
+
+@pytest.fixture(scope="module")
+def run_with_checkpoints(tmp_path_factory):
+    """A finished untrained teacher with two checkpoints and an oracle-typed dataset."""
+    import generate_dataset
+
+    config = load_config(PONG, ["teacher.n_envs=1", "teacher.features_dim=32"])
+    run = untrained_teacher_run(tmp_path_factory.mktemp("runs") / "pong", config)
+    (run / "teacher" / "config.yaml").write_text(dump_yaml(config))
+    (run / "teacher" / CHECKPOINTS).mkdir()
+    for steps in (100, 200):
+        (run / "teacher" / CHECKPOINTS / f"ppo_{steps}_steps.zip").write_bytes(
+            (run / "teacher" / MODEL_FILE).read_bytes())
+    generate_dataset.main(["--config", str(PONG), "--run", str(run), "detector.source=oracle",
+                           "dataset.n_steps=150", "dataset.cluster_frames=60", "dataset.chunk=64"])
+    return run
+
+
+SMALL = ["reward.episodes_per_checkpoint=3", "reward.max_episode_steps=40", "reward.pairs=100",
+         "reward.ensemble=2", "reward.epochs=1", "reward.clip_length=8", "reward.symbolic_population=40",
+         "reward.symbolic_generations=2", "reward.heldout_share=0.34"]
+
+
+def test_the_stage_writes_the_reward_its_evaluation_and_its_program(run_with_checkpoints):
+    run = run_with_checkpoints
+    args = ["--config", str(PONG), "--run", str(run), *SMALL]
+    report = learn_reward.main(args)
+    out = run / "reward"
+    for name in ("model.pt", "model.json", "program.json", "program.txt", "eval.json", "scatter.png",
+                 "config.yaml", "complete.json"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "eval.json").read_text())
+    episodes = saved["episodes"]
+    assert len(episodes) == 3 * 3 and [d["name"] for d in saved["demonstrators"]] == [
+        "random", "ppo_100_steps.zip", "ppo_200_steps.zip"]
+    # the last checkpoint is only evaluated; the others keep two episodes each for training
+    assert {e["part"] for e in episodes if e["source"] == "ppo_200_steps.zip"} == {"heldout"}
+    assert sum(e["part"] == "train" for e in episodes) == 4
+    assert saved["extrapolation"]["episodes"] == 3 and saved["heldout"]["episodes"] == 5
+    assert all(e["length"] <= 40 for e in episodes)
+    seeds = [e["seed"] for e in episodes]
+    assert all(s not in range(1000, 10_000) for s in seeds) and len(set(seeds)) == 3
+    loaded = LearnedReward.load(out)
+    assert loaded.spec.names == FeatureSpec.from_dict(json.loads((out / "model.json").read_text())
+                                                      ["feature_spec"]).names
+    assert report["symbolic"]["size"] >= 1 and "reward (" in (out / "program.txt").read_text()
+    with pytest.raises(UserError, match="--force"):
+        learn_reward.main(args)
+
+
+def test_the_stage_refuses_too_few_ranks_before_writing(run_with_checkpoints, tmp_path):
+    run = tmp_path / "run"
+    RunFolder(run).create_marker("BuiltinPong-v0")
+    with pytest.raises(UserError, match="no finished teacher"):
+        learn_reward.main(["--config", str(PONG), "--run", str(run)])
+    with pytest.raises(UserError, match="fewer than two ranks"):
+        learn_reward.main(["--config", str(PONG), "--run", str(run_with_checkpoints), "--force", *SMALL,
+                           "reward.include_random=false"])
+    assert (run_with_checkpoints / "reward" / "complete.json").is_file()  # the finished stage is kept
+
+
+def test_finetuning_on_the_learned_reward_needs_the_stage_and_reports_the_games_score(run_with_checkpoints):
+    import distill_teacher
+    import symbolic_finetuning
+    from pipeline.finetune import reads
+    from run_pipeline import main as _  # noqa: F401  (the runner's module imports cleanly)
+    from pipeline.run import WANTED
+    from tests.test_pipeline import TINY
+
+    run = run_with_checkpoints
+    tiny = [a for a in TINY if a.startswith(("distill.", "finetune.", "evaluation."))]
+    base = ["--config", str(PONG), "--run", str(run), *tiny]
+    distill_teacher.main(base)
+    learned = [*base, "finetune.reward=learned"]
+    if not (run / "reward" / "complete.json").is_file():
+        learn_reward.main([*base, *SMALL])
+    report = symbolic_finetuning.main(learned)
+    assert report["search_reward"] == "learned" and len(report["finetuned"]["returns"]) == 1
+    assert "reward" in reads(load_config(PONG, ["finetune.reward=learned"])) and "reward" not in reads(Config())
+    assert WANTED["learn_reward"](load_config(PONG, ["finetune.reward=learned"]))
+    assert not WANTED["learn_reward"](Config())
+    (run / "reward" / "complete.json").unlink()
+    with pytest.raises(UserError, match="no finished reward"):
+        symbolic_finetuning.main([*learned, "--force"])
