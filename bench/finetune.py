@@ -1,13 +1,17 @@
-"""Stage III ablation: reward fitness only, + PPO on constants, + soft expert supervision.
+"""Stage III ablation: full; no fresh forests; no PPO; no KL; reward only, over several seeds.
 
-    .venv/bin/python bench/finetune.py --run runs/pong [--config configs/pong.yaml] [--repeats 3] [key=value]
+    .venv/bin/python bench/finetune.py --runs runs/pong_s0 runs/pong_s1 [--config configs/pong.yaml] \
+        [--repeats 2] [key=value]
     .venv/bin/python bench/finetune.py     # no run: a hand-made Pong forest with a perturbed constant
 
 Every variant starts from the same forest with the same seeds and the same evolution budget
 (population, generations, episodes); PPO adds environment steps, which the table reports. Returns
-are greedy, on the config's evaluation seeds, as in eval.json. With ``--run`` the forest is the run's
-distilled one, objects come from its perception, and the teacher (if finished) supervises the last
-variant; without it there is no teacher, so that row is left out.
+are greedy, on the config's evaluation seeds (the test range), as in eval.json. With ``--runs`` each
+run's distilled forest is a start, objects come from its perception, and its teacher supervises the
+KL; each (run, repeat) is one seed of the ablation (the run's seed + 100 * repeat), and every figure
+is a mean with a 95 % bootstrap interval over them (and the IQM from 5). Without runs there is no
+teacher, so the variants that need one are left out. ``lineage`` counts where each output came
+from: the distilled forest unchanged, changed from it, grown afresh or a mix.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections import Counter
 from pathlib import Path
 
-import numpy as np
-from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
+import yaml
+from benchlib import ROOT, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from common.runs import RunFolder
 from gplearn_custom.config import DEFAULT_FUNCTION_SET
@@ -26,9 +31,8 @@ from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import FUNCTIONS
 from gplearn_custom.rl.config import FinetuneConfig
-from pipeline.config import load_config
-from pipeline.finetune import Inputs, evaluate_forest, load_inputs, search, teacher_return
-from teacher.agent import TeacherAgent
+from pipeline.config import Config, load_config
+from pipeline.finetune import Inputs, evaluate_forest, load_inputs, search
 
 
 def perturbed_pong_forest() -> SymbolicForest:
@@ -41,67 +45,83 @@ def perturbed_pong_forest() -> SymbolicForest:
 
 
 def variants(cfg: FinetuneConfig) -> dict[str, FinetuneConfig]:
-    off = {"kl_coef_start": 0.0, "kl_coef_end": 0.0}
-    expert = {} if cfg.uses_teacher else {"kl_coef_start": FinetuneConfig.kl_coef_start}
+    """The issue's five: each switches off one part of Stage III, the last all but the reward."""
+    no_ppo = {"p_ppo": 0.0, "polish_updates": 0}
+    no_kl = {"kl_coef_start": 0.0, "kl_coef_end": 0.0}
     return {
-        "reward fitness only": dataclasses.replace(cfg, p_ppo=0.0, polish_updates=0, **off),
-        "+ constants (PPO)": dataclasses.replace(cfg, **off),
-        "+ expert supervision (KL)": dataclasses.replace(cfg, **expert),
+        "full": cfg,
+        "no fresh forests": dataclasses.replace(cfg, fresh_share=0.0),
+        "no PPO": dataclasses.replace(cfg, **no_ppo),
+        "no KL": dataclasses.replace(cfg, **no_kl),
+        "reward only": dataclasses.replace(cfg, fresh_share=0.0, **no_ppo, **no_kl),
     }
 
 
+def starts(args: argparse.Namespace) -> list[tuple[Config, Inputs, str]]:
+    """(config with the run's seed, inputs, label) per run; the hand-made forest without runs."""
+    if not args.runs:
+        config = load_config(args.config, args.overrides)
+        config = dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, objects="game"))
+        return [(config, Inputs(perturbed_pong_forest(), None, None, None, None), "perturbed")]
+    found = []
+    for run in args.runs:
+        seed = int(yaml.safe_load((Path(run) / "teacher" / "config.yaml").read_text())["seed"])
+        config = load_config(args.config, args.overrides, seed)
+        folder = RunFolder(run).open(config.env.id, create=False)
+        found.append((config, load_inputs(config, folder), Path(run).name))
+    return found
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "configs" / "pong.yaml"))
-    parser.add_argument("--run", default=None, help="run folder with a finished distill stage")
-    parser.add_argument("--repeats", type=int, default=1, help="seeds per variant (seed, seed+1, ...)")
+    parser.add_argument("--runs", nargs="*", default=[], help="run folders with a finished distill stage")
+    parser.add_argument("--repeats", type=int, default=1, help="search seeds per run (seed + 100 * k)")
+    parser.add_argument("--name", default="finetune", help="results/<name>.json")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    config = load_config(args.config, args.overrides)
-    if args.run:
-        run = RunFolder(args.run).open(config.env.id, create=False)
-        inputs = load_inputs(dataclasses.replace(config, finetune=dataclasses.replace(
-            config.finetune, kl_coef_start=0.0, kl_coef_end=0.0)), run)
-        teacher_dir = inputs.teacher_dir
-    else:
-        config = dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, objects="game"))
-        inputs, teacher_dir = Inputs(perturbed_pong_forest(), None, None, None, None), None
-    teacher = TeacherAgent.load(teacher_dir, config.env.frame_stack) if teacher_dir else None
-    distilled = evaluate_forest(inputs.forest, inputs.perception, config)
-    teacher_row = teacher_return(config, teacher_dir)
-    rows = [{"variant": "distilled (start)", "return": distilled["return_mean"],
-             "return_std": distilled["return_std"], "size": distilled["size"]}]
-    for name, cfg in variants(config.finetune).items():
-        if cfg.uses_teacher and teacher is None:
-            print(f"{name}: skipped (no finished teacher)")
-            continue
-        runs = []
-        for repeat in range(args.repeats):
-            variant = dataclasses.replace(config, seed=config.seed + repeat, finetune=cfg)
-            started = time.perf_counter()
-            supervised = dataclasses.replace(inputs, teacher=teacher if cfg.uses_teacher else None)
-            result = search(variant, supervised, progress=False)
-            seconds = time.perf_counter() - started
-            evaluated = evaluate_forest(result.forest, inputs.perception, variant)
-            runs.append({"return": evaluated["return_mean"], "size": result.forest.size,
-                         "chosen": result.chosen, "ppo_updates": result.ppo_updates,
-                         "env_steps": result.env_steps, "seconds": seconds})
-        rows.append({"variant": name, **{k: float(np.mean([r[k] for r in runs])) for k in
-                                          ("return", "size", "ppo_updates", "env_steps", "seconds")},
-                     "return_std": float(np.std([r["return"] for r in runs])) if args.repeats > 1 else "",
-                     "chosen": "/".join(r["chosen"] for r in runs)})
-    if teacher_row is not None:
-        rows.append({"variant": "teacher (CNN)", "return": teacher_row["return_mean"],
-                     "return_std": teacher_row["return_std"]})
-    start = f"run {args.run}" if args.run else "hand-made perturbed forest"
-    print(f"{config.env.id}, {len(config.evaluation.seeds)} evaluation seeds, "
-          f"{args.repeats} seed(s) per variant, start: {start}")
-    columns = ["variant", "return", "return_std", "size", "chosen", "ppo_updates", "env_steps", "seconds"]
-    print(table(rows, columns))
-    print("(return_std: across evaluation seeds for single agents, across repeats for variants; "
-          "seconds are wall time of the search on a shared machine, noisy)")
-    name = f"finetune-{Path(args.run).name}" if args.run else "finetune-perturbed"
-    print(f"results -> {save(name, {'run': args.run, 'repeats': args.repeats, 'rows': rows})}")
+    records = []
+    for config, inputs, label in starts(args):
+        distilled = evaluate_forest(inputs.forest, inputs.perception, config)["return_mean"]
+        for name, cfg in variants(config.finetune).items():
+            if cfg.uses_teacher and inputs.teacher is None:
+                print(f"{label} {name}: skipped (no finished teacher)")
+                continue
+            for repeat in range(args.repeats):
+                variant = dataclasses.replace(config, seed=config.seed + 100 * repeat, finetune=cfg)
+                started = time.perf_counter()
+                supervised = inputs if cfg.uses_teacher else dataclasses.replace(inputs, teacher=None)
+                result = search(variant, supervised, progress=False)
+                seconds = time.perf_counter() - started
+                evaluated = evaluate_forest(result.forest, inputs.perception, variant)
+                records.append({"start": label, "variant": name, "seed": variant.seed,
+                                "distilled": distilled, "return": evaluated["return_mean"],
+                                "size": result.forest.size, "chosen": result.chosen,
+                                "lineage": result.selection[result.chosen]["lineage"],
+                                "ppo_updates": result.ppo_updates, "env_steps": result.env_steps,
+                                "seconds": seconds})
+                print(f"{label} {name} seed {variant.seed}: return {evaluated['return_mean']:.2f} "
+                      f"(distilled {distilled:.2f}), {result.chosen}, {seconds:.0f} s", flush=True)
+    rows = []
+    for name in dict.fromkeys(r["variant"] for r in records):
+        mine = [r for r in records if r["variant"] == name]
+        stats = over_runs([r["return"] for r in mine])
+        rows.append({"variant": name, "seeds": len(mine), "return": stats["mean"], "ci95": stats["ci95"],
+                     "iqm": stats.get("iqm"), "gain": over_runs([r["return"] - r["distilled"] for r in mine]),
+                     "size": sum(r["size"] for r in mine) / len(mine),
+                     "lineage": dict(Counter(r["lineage"] for r in mine)),
+                     "env_steps": sum(r["env_steps"] for r in mine) / len(mine),
+                     "seconds": sum(r["seconds"] for r in mine) / len(mine)})
+    distilled = over_runs([r["distilled"] for r in records if r["variant"] == records[0]["variant"]])
+    shown = [{**r, "ci95": "[{:.2f}, {:.2f}]".format(*r["ci95"]), "gain": r["gain"]["mean"]} for r in rows]
+    print(table(shown, ["variant", "seeds", "return", "ci95", "iqm", "gain", "size", "lineage", "env_steps",
+                        "seconds"]))
+    print(f"distilled start: {distilled['mean']:.3f} {distilled['ci95']}")
+    command = "bench/finetune.py " + " ".join(
+        [f"--config {args.config}"] + (["--runs", *args.runs] if args.runs else [])
+        + [f"--repeats {args.repeats}", *args.overrides])
+    saved = save(args.name, {"command": command, "distilled": distilled, "rows": rows, "records": records})
+    print(f"results -> {saved}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ SCRIPTS = [
     ("detector", []),  # detector F1 and frames/s per source, built-in and Atari Pong
     ("dataset", ["--steps", "20000"]),  # 20k-step dataset time per object source
     ("distill_speed", []),  # gplearn_custom vs stock gplearn, symbolic vs CNN decisions/s
-    ("finetune", ["--run", str(ROOT / "bench" / "runs" / "pipeline")]),  # ablation rows
+    ("finetune", ["--runs", str(ROOT / "bench" / "runs" / "pipeline")]),  # ablation rows
     ("atari_speed", []),  # Atari env and PPO steps/s: SB3 + gymnasium path against ale-py's vector env
 ]
 # not here, for their length: pixels_only.py (whole pipelines per seed), zoo.py (after a training)
