@@ -20,15 +20,7 @@ from pipeline.config import Config, load_config
 from reward.trex import ClipBatch, LearnedReward, draw_pairs, reward_network, train_member
 from teacher.agent import CHECKPOINTS, MODEL_FILE
 from tests.helpers import PONG, untrained_teacher_run
-from tests.test_finetune import SPEC, pong_forest
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.test_finetune import SPEC, one_torch_thread, pong_forest  # noqa: F401  (an autouse fixture)
 
 
 def test_pairs_join_differently_ranked_episodes_with_clips_inside_them():
@@ -190,7 +182,6 @@ def test_finetuning_on_the_learned_reward_needs_the_stage_and_reports_the_games_
     import distill_teacher
     import symbolic_finetuning
     from pipeline.finetune import reads
-    from run_pipeline import main as _  # noqa: F401  (the runner's module imports cleanly)
     from pipeline.run import WANTED
     from tests.test_pipeline import TINY
 
@@ -203,8 +194,9 @@ def test_finetuning_on_the_learned_reward_needs_the_stage_and_reports_the_games_
         learn_reward.main([*base, *SMALL])
     report = symbolic_finetuning.main(learned)
     assert report["search_reward"] == "learned" and len(report["finetuned"]["returns"]) == 1
-    assert "reward" in reads(load_config(PONG, ["finetune.reward=learned"])) and "reward" not in reads(Config())
-    assert WANTED["learn_reward"](load_config(PONG, ["finetune.reward=learned"]))
+    wanting = load_config(PONG, ["finetune.reward=learned"])
+    assert "reward" in reads(wanting) and "reward" not in reads(Config())
+    assert WANTED["learn_reward"](wanting)
     assert not WANTED["learn_reward"](Config())
     (run / "reward" / "complete.json").unlink()
     with pytest.raises(UserError, match="no finished reward"):
