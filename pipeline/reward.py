@@ -150,6 +150,14 @@ def learn_reward(config: Config, run: Path, out: Path) -> dict:
         "symbolic_heldout": correlations(symbolic_predicted[held], true[held]),
         "symbolic": {"program": symbolic.text(), "size": symbolic.program_.size, "r2": symbolic.r2_,
                      "states": min(len(rows), cfg.symbolic_states)},
+        # a reward learned from equally long clips has no level of its own: where the sum over a whole
+        # episode follows its length rather than its score, the reward pays for staying in play
+        "heldout_length": correlations(predicted[held], np.array([len(episodes[i].states) for i in held],
+                                                                 dtype=np.float64)),
+        "sources": [{"name": s.name, "true_mean": float(true[mine].mean()),
+                     "predicted_mean": float(predicted[mine].mean())}
+                    for k, s in enumerate(sources)
+                    for mine in [[i for i, e in enumerate(episodes) if e.source_index == k]]],
         "members": members,
         "best_training_return": float(true[train].max()),
         "demonstrators": [{"name": s.name, "steps": s.steps} for s in sources],

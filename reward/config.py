@@ -20,12 +20,13 @@ class RewardConfig:
 
     # demonstrations: whole episodes of each checkpoint of the teacher (oldest first), played through the
     # dataset's perception; a uniform random player is the lowest rank (a policy before any training)
-    episodes_per_checkpoint: int = 6
+    episodes_per_checkpoint: int = 10
     include_random: bool = True
     deterministic: bool = False  # checkpoints sample their actions, so one checkpoint's games differ
     max_episode_steps: int = 1000
-    # "checkpoint": a later checkpoint is better (no score read); "return": rank by the measured game return
-    rank_by: str = "checkpoint"
+    # "return": rank by the measured game score, as T-REX ranked its Atari demonstrations; "checkpoint": a
+    # later checkpoint is better (no score read; on built-in Pong it ranked held-out episodes worse, README)
+    rank_by: str = "return"
     # the extrapolation test: the last checkpoints (the best trained) are never trained on, only evaluated
     heldout_checkpoints: int = 1
     heldout_share: float = 0.25  # of the other episodes, held out for the evaluation

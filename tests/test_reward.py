@@ -106,6 +106,14 @@ def test_a_learned_reward_replaces_the_score_for_every_state_acted_on():
     assert not np.array_equal(scores, returns)
 
 
+def test_episodes_rank_by_their_demonstrator_or_by_their_score():
+    from pipeline.reward import ranks
+    from reward.demos import Demonstration
+
+    episodes = [Demonstration("random", 0, 1, [], 3.0), Demonstration("ppo_5_steps.zip", 1, 1, [], -2.0)]
+    assert list(ranks(episodes, "checkpoint")) == [0.0, 1.0] and list(ranks(episodes, "return")) == [3.0, -2.0]
+
+
 def test_config_rejects_a_bad_ranking_or_reward_choice():
     with pytest.raises(UserError, match="reward.rank_by"):
         load_config(PONG, ["reward.rank_by=score"])
@@ -137,7 +145,8 @@ def run_with_checkpoints(tmp_path_factory):
 
 SMALL = ["reward.episodes_per_checkpoint=3", "reward.max_episode_steps=40", "reward.pairs=100",
          "reward.ensemble=2", "reward.epochs=1", "reward.clip_length=8", "reward.symbolic_population=40",
-         "reward.symbolic_generations=2", "reward.heldout_share=0.34"]
+         "reward.symbolic_generations=2", "reward.heldout_share=0.34",
+         "reward.rank_by=checkpoint"]  # 40 steps of an untrained player score nothing to rank by
 
 
 def test_the_stage_writes_the_reward_its_evaluation_and_its_program(run_with_checkpoints):
