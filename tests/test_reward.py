@@ -111,7 +111,8 @@ def test_episodes_rank_by_their_demonstrator_or_by_their_score():
     from reward.demos import Demonstration
 
     episodes = [Demonstration("random", 0, 1, [], 3.0), Demonstration("ppo_5_steps.zip", 1, 1, [], -2.0)]
-    assert list(ranks(episodes, "checkpoint")) == [0.0, 1.0] and list(ranks(episodes, "return")) == [3.0, -2.0]
+    assert list(ranks(episodes, "checkpoint")) == [0.0, 1.0]
+    assert list(ranks(episodes, "return")) == [3.0, -2.0]
 
 
 def test_config_rejects_a_bad_ranking_or_reward_choice():
