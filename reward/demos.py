@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from common.seeds import DEMONSTRATIONS, rollout_seed
-from envs import make_env
 from envs.config import EnvConfig
 from envs.evaluation import Agent, RandomAgent
+from envs.play import AgentPlayers, EnvCopies, play
 from see.perception import Perception
 from teacher.agent import TeacherAgent, checkpoint_files
 
@@ -56,35 +56,40 @@ def demonstrators(checkpoint_dir: Path, frame_stack: int, n_actions: int, includ
     return found
 
 
+class RecordingPlayers(AgentPlayers):
+    """One agent on one copy (``envs.play.play``'s loop), keeping the frames it acted on and their infos."""
+
+    def __init__(self, agent: Agent):
+        super().__init__([agent])
+        self.frames: list[np.ndarray] = []
+        self.infos: list[dict] = []
+
+    def start(self, copies: np.ndarray) -> None:
+        self.frames, self.infos = [], []
+        super().start(copies)
+
+    def act(self, copies: np.ndarray, owners: np.ndarray, frames: list[np.ndarray],
+            infos: list[dict]) -> np.ndarray:
+        self.frames += frames
+        self.infos += infos
+        return super().act(copies, owners, frames, infos)
+
+
 def demonstrations(env_cfg: EnvConfig, sources: list[Demonstrator], perception: Perception, episodes: int,
                    max_steps: int, seed: int) -> Iterator[Demonstration]:
     """``episodes`` whole games of each demonstrator, cut at ``max_steps``; the k-th game of every
     demonstrator starts from the same development seed, so skill, not the start, sets them apart."""
-    env = make_env(env_cfg, train=False)
+    game = EnvCopies(env_cfg, 1)
     try:
         for index, source in enumerate(sources):
+            players = RecordingPlayers(source.agent)
             for k in range(episodes):
                 episode_seed = rollout_seed(seed + DEMONSTRATIONS, k)
-                frames, infos, total = play_episode(env, source.agent, episode_seed, max_steps)
-                yield Demonstration(source.name, index, episode_seed, read_states(perception, frames, infos),
-                                    total)
+                returns, _ = play(players, 1, [episode_seed], game, max_steps)
+                states = read_states(perception, players.frames, players.infos)
+                yield Demonstration(source.name, index, episode_seed, states, float(returns[0, 0]))
     finally:
-        env.close()
-
-
-def play_episode(env, agent: Agent, seed: int, max_steps: int) -> tuple[list[np.ndarray], list[dict], float]:
-    """The frames the agent acted on, their infos and the episode's undiscounted score."""
-    frame, info = env.reset(seed=seed)
-    agent.reset()
-    frames, infos, total = [], [], 0.0
-    for _ in range(max_steps):
-        frames.append(frame)
-        infos.append(info)
-        frame, reward, terminated, truncated, info = env.step(agent.act(frame, info))
-        total += float(reward)
-        if terminated or truncated:
-            break
-    return frames, infos, total
+        game.close()
 
 
 def read_states(perception: Perception, frames: list[np.ndarray], infos: list[dict]) -> list[list[dict]]:
