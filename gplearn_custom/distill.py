@@ -71,6 +71,22 @@ def check_config(cfg: DistillConfig) -> None:
 def prepare(data: DistillData, cfg: DistillConfig, seed: int) -> Prepared:
     """Split the dataset, fit the feature spec on the training states, build every feature row."""
     train, val, test = split(data, cfg.test_fraction, cfg.val_fraction, seed)
+    spec = _fit_feature_spec(data, cfg, train)
+    X = spec.transform(data.states)
+    rng = np.random.default_rng(seed)
+    fit = train if len(train) <= cfg.max_train_states else np.sort(
+        rng.choice(train, cfg.max_train_states, replace=False))
+    return Prepared(data, spec, X, train, val, test, fit)
+
+
+def feature_spec(data: DistillData, cfg: DistillConfig, seed: int) -> FeatureSpec:
+    """The spec ``prepare`` fits for this data, config and seed, without building any feature row
+    (the reward stage reads states with the distillation's features)."""
+    return _fit_feature_spec(data, cfg, split(data, cfg.test_fraction, cfg.val_fraction, seed)[0])
+
+
+def _fit_feature_spec(data: DistillData, cfg: DistillConfig, train: np.ndarray) -> FeatureSpec:
+    """Slots, scales and the agent's type from the training states (``distill.agent_type`` overrides)."""
     agent_type = data.agent_type
     if cfg.agent_type is not None:
         if cfg.agent_type not in data.type_names:
@@ -83,11 +99,7 @@ def prepare(data: DistillData, cfg: DistillConfig, seed: int) -> Prepared:
                                cfg.min_slot_share)
     except ValueError as exc:
         raise UserError(f"distill features: {exc}") from None
-    X = spec.transform(data.states)
-    rng = np.random.default_rng(seed)
-    fit = train if len(train) <= cfg.max_train_states else np.sort(
-        rng.choice(train, cfg.max_train_states, replace=False))
-    return Prepared(data, spec, X, train, val, test, fit)
+    return spec
 
 
 def make_estimator(cfg: DistillConfig, seed: int, spec: FeatureSpec | None = None,

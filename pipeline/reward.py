@@ -23,7 +23,7 @@ from common.errors import UserError
 from common.io import read_json, write_json, write_text
 from envs import action_names
 from gplearn_custom.data import load_dataset
-from gplearn_custom.distill import prepare
+from gplearn_custom.distill import feature_spec
 from gplearn_custom.regression import SymbolicRewardRegressor
 from pipeline.cli import StageArgs
 from pipeline.config import Config
@@ -98,8 +98,7 @@ def learn_reward(config: Config, run: Path, out: Path) -> dict:
     torch.set_num_threads(cfg.torch_threads)
     torch.manual_seed(config.seed)
     perception = load_perception(run)
-    prepared = prepare(load_dataset(run), config.distill, config.seed)
-    spec = prepared.spec
+    spec = feature_spec(load_dataset(run), config.distill, config.seed)
     sources = demonstrators(run / "teacher" / CHECKPOINTS, config.env.frame_stack,
                             len(action_names(config.env)), cfg.include_random, cfg.deterministic,
                             config.teacher.device, config.seed)
