@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from common.config import to_dict
 from common.errors import UserError
-from common.io import read_json, write_json
+from common.io import write_json
 from envs import env_kind, object_type_names
 from gplearn_custom.dagger import run_dagger
 from gplearn_custom.data import dataset_files, load_dataset
@@ -67,8 +67,7 @@ def distill_stage(args: StageArgs) -> dict:
     data = load_dataset(args.run.path)
     # the symbolic agent as it will be used: the dataset's own perception reads every frame
     # (datasets made by generate_dataset.py; the synthetic ones have none)
-    meta = read_json(files[1]) if len(files) > 1 else {}
-    perception = Perception.from_meta(meta, args.run.path) if "detector" in meta else None
+    perception = Perception.of_run(args.run.path)[1]
     prep = prepare(data, cfg, config.seed)
     print(f"distill: {len(prep.train)} train / {len(prep.val)} val / {len(prep.test)} test states, "
           f"{prep.spec.n_features} features, {len(data.action_names)} actions")

@@ -112,14 +112,11 @@ def load_inputs(config: Config, run: RunFolder) -> Inputs:
 
 def _dataset_perception(run_dir: Path, types: list[str]) -> Perception | None:
     """The perception Stage II-B made the dataset with, or None if its meta file does not say."""
-    meta_file = run_dir / DATASET_META
-    meta = read_json(meta_file) if meta_file.is_file() else {}
-    if "detector" not in meta:
-        return None
-    if list(meta.get("object_types", [])) != types:
+    meta, perception = Perception.of_run(run_dir)
+    if perception is not None and list(meta.get("object_types", [])) != types:
         raise UserError(f"the forest's object types {types} differ from the dataset's "
                         f"{meta.get('object_types')}; run distill_teacher.py --force")
-    return Perception.from_meta(meta, run_dir)
+    return perception
 
 
 def _check_game_objects(config: Config, types: list[str]) -> None:

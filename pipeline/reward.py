@@ -20,7 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from common.errors import UserError
-from common.io import read_json, write_json, write_text
+from common.io import write_json, write_text
 from envs import action_names
 from gplearn_custom.data import load_dataset
 from gplearn_custom.distill import feature_spec
@@ -39,12 +39,11 @@ READS = ("teacher", "dataset", "dataset.json", "dataset.meta.json")
 
 
 def load_perception(run: Path) -> Perception:
-    meta_file = run / "dataset.meta.json"
-    meta = read_json(meta_file) if meta_file.is_file() else {}
-    if "detector" not in meta:
-        raise UserError(f"the reward reads states through the dataset's perception, but {meta_file} does not "
-                        "describe one; make the dataset with generate_dataset.py")
-    return Perception.from_meta(meta, run)
+    perception = Perception.of_run(run)[1]
+    if perception is None:
+        raise UserError(f"the reward reads states through the dataset's perception, but {run} has no "
+                        "dataset.meta.json that describes one; make the dataset with generate_dataset.py")
+    return perception
 
 
 def check_demonstrators(config: Config, run: Path) -> None:

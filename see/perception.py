@@ -14,6 +14,8 @@ import numpy as np
 
 from common.config import from_dict
 from common.errors import UserError
+from common.io import read_json
+from see.dataset import meta_path
 from see.object_types import TypeModel
 from see.tracking import Tracker
 from space.config import DetectorConfig
@@ -42,6 +44,14 @@ class Perception:
                             "regenerate it with generate_dataset.py") from None
         source = make_source(detector, Path(run_dir) if run_dir is not None else None, meta.get("env_id"))
         return cls(source, types, tracker, int(meta.get("decimals", 3)))
+
+    @classmethod
+    def of_run(cls, run_dir: str | Path) -> tuple[dict, Perception | None]:
+        """A run folder's ``dataset.meta.json`` ({} without one) and the perception it describes (None
+        for a dataset made without one, such as the synthetic datasets)."""
+        meta_file = meta_path(Path(run_dir) / "dataset.json")
+        meta = read_json(meta_file) if meta_file.is_file() else {}
+        return meta, cls.from_meta(meta, run_dir) if "detector" in meta else None
 
     def describe(self) -> dict:
         """What ``from_meta`` needs, for ``dataset.meta.json`` (the caller adds the detector section)."""
