@@ -26,6 +26,19 @@ def save(name: str, result: dict) -> Path:
     return write_json(RESULTS / f"{name}.json", {"machine": machine(), **result})
 
 
+def run_config(config_path: str, run: str | Path, overrides: list[str]):
+    """(config, opened run folder) of a finished run: ``config_path`` with ``overrides`` and the run's
+    own pipeline seed (its ``--seed``, read from teacher/config.yaml)."""
+    import yaml
+
+    from common.runs import RunFolder
+    from pipeline.config import load_config
+
+    seed = int(yaml.safe_load((Path(run) / "teacher" / "config.yaml").read_text())["seed"])
+    config = load_config(config_path, overrides, seed)
+    return config, RunFolder(run).open(config.env.id, create=False)
+
+
 def bootstrap_ci(values: list[float], draws: int = 10_000, seed: int = 0) -> list[float]:
     """95 % percentile-bootstrap interval of the mean (over episodes, or over pipeline seeds)."""
     import numpy as np

@@ -22,10 +22,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
-from benchlib import ROOT, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import ROOT, over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
 
-from common.runs import RunFolder
 from gplearn_custom.config import DEFAULT_FUNCTION_SET
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
@@ -65,9 +63,7 @@ def starts(args: argparse.Namespace) -> list[tuple[Config, Inputs, str]]:
         return [(config, Inputs(perturbed_pong_forest(), None, None, None, None), "perturbed")]
     found = []
     for run in args.runs:
-        seed = int(yaml.safe_load((Path(run) / "teacher" / "config.yaml").read_text())["seed"])
-        config = load_config(args.config, args.overrides, seed)
-        folder = RunFolder(run).open(config.env.id, create=False)
+        config, folder = run_config(args.config, run, args.overrides)
         found.append((config, load_inputs(config, folder), Path(run).name))
     return found
 

@@ -19,20 +19,16 @@ import dataclasses
 import time
 from pathlib import Path
 
-import yaml
-from benchlib import over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
 
 import learn_reward
 from common.io import read_json
-from common.runs import RunFolder
-from pipeline.config import load_config
 from pipeline.finetune import evaluate_forest, load_inputs, random_return, search
 
 
 def one_run(config_path: str, run: Path, overrides: list[str]) -> dict:
-    seed = int(yaml.safe_load((run / "teacher" / "config.yaml").read_text())["seed"])
-    config = load_config(config_path, overrides, seed)
-    folder = RunFolder(run).open(config.env.id, create=False)
+    config, folder = run_config(config_path, run, overrides)
+    seed = config.seed
     if not (run / "reward" / "complete.json").is_file():
         learn_reward.main(["--config", config_path, "--run", str(run), "--seed", str(seed), *overrides])
     reward = read_json(run / "reward" / "eval.json")
