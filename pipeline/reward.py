@@ -95,7 +95,6 @@ def learn_reward(config: Config, run: Path, out: Path) -> dict:
     cfg = config.reward
     started = time.perf_counter()
     torch.set_num_threads(cfg.torch_threads)
-    torch.manual_seed(config.seed)
     perception = load_perception(run)
     spec = feature_spec(load_dataset(run), config.distill, config.seed)
     sources = demonstrators(run / "teacher" / CHECKPOINTS, config.env.frame_stack,
