@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.errors import UserError
+
 
 @dataclass
 class EnvConfig:
@@ -26,3 +28,11 @@ class EnvConfig:
     # play as a user's own game would: the true objects (built-in games' info["objects"]) and the
     # console RAM are deleted from every step, so no stage and no diagnostic can read them
     hide_truth: bool = False
+    # processes that step the copies of the game symbolic policies play (Stage II-C's selection,
+    # Stage III, evaluations) and run the detector on their frames (-1: every core; 1: this process);
+    # how a stage runs, not what it makes (envs.workers)
+    n_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise UserError(f"env.n_jobs must be a number of processes or -1 (every core), got {self.n_jobs}")

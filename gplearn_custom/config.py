@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from common.config import check_ranges
@@ -52,6 +52,10 @@ class DistillConfig:
     temperature: float = 0.3  # teacher distribution p^(1/T) (Rusu et al.; T < 1 sharpens)
     strategy: str = "joint"  # "joint" or "coordinate" (see gplearn_custom/genetic.py)
     coordinate_generations: int = 2
+    # budget that scales with the game's actions: where set, generations = rounds_per_action x
+    # coordinate_generations x the number of actions, so the coordinate strategy gives each action's
+    # program this many turns (Boxing's 18 programs would get one turn each of a fixed 40)
+    rounds_per_action: int | None = None
     stopping_agreement: float = 1.0  # stop once the training agreement reaches this
     cache_mb: float = 256.0  # subtree output cache
     # cores (-1: all): restarts run side by side in processes, and the cores left over evaluate a
@@ -82,6 +86,13 @@ class DistillConfig:
     # privileged diagnostic: also play the evaluation seeds on the game's true objects, where the
     # dataset's types are the game's own (oracle source, synthetic datasets)
     play_true_objects: bool = True
+
+
+    def for_actions(self, n_actions: int) -> DistillConfig:
+        """This config with ``generations`` resolved for a game of ``n_actions`` actions."""
+        if self.rounds_per_action is None:
+            return self
+        return replace(self, generations=self.rounds_per_action * self.coordinate_generations * n_actions)
 
 
 def check_genetic(section: str, cfg: Any) -> None:

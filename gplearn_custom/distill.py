@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from common.config import check_ranges
+from common.devices import cores
 from common.errors import UserError
 from gplearn_custom.baselines import decision_tree, mlp_student, random_forest, stock_gplearn
 from gplearn_custom.config import DistillConfig, check_genetic
 from gplearn_custom.data import DistillData, split
 from gplearn_custom.evaluation import agreement_measures, agreement_report, decisions_per_second
-from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller, cores
+from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import FUNCTIONS
@@ -63,7 +64,7 @@ def check_config(cfg: DistillConfig) -> None:
     check_genetic("distill", cfg)
     check_ranges("distill", cfg, at_least_one=("coordinate_generations", "max_train_states", "optimize_steps",
                                                 "max_slots", "speed_decisions", "select_max_steps",
-                                                "restarts", "dagger_steps"),
+                                                "restarts", "dagger_steps", "rounds_per_action"),
                  non_negative=("dagger_rounds", "select_episodes", "optimize_constants"),
                  positive=("temperature", "soft_judges"))
 

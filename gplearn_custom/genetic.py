@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 from gplearn.utils import check_random_state
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from common.devices import cores
 from gplearn_custom.config import DEFAULT_FUNCTION_SET
 from gplearn_custom.constants import ConstantOptimizer
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
@@ -47,11 +47,6 @@ from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import ProgramEvaluator, ProgramSettings, function_set
 
 STRATEGIES = ("joint", "coordinate")
-
-
-def cores(n_jobs: int) -> int:
-    """gplearn's meaning of ``n_jobs``: that many, or every core for -1."""
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):

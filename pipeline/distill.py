@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
@@ -65,6 +66,8 @@ def distill_stage(args: StageArgs) -> dict:
 
     started = time.perf_counter()
     data = load_dataset(args.run.path)
+    config = replace(config, distill=cfg.for_actions(len(data.action_names)))
+    cfg = config.distill
     # the symbolic agent as it will be used: the dataset's own perception reads every frame
     # (datasets made by generate_dataset.py; the synthetic ones have none)
     perception = Perception.of_run(args.run.path)[1]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from common.config import load_yaml, to_dict
 from common.errors import UserError
+from common.runs import UNKEYED
 from envs.evaluation import evaluate
 from pipeline.config import Config
 from teacher.agent import MODEL_FILE, TeacherAgent, decisions_per_second
@@ -35,7 +36,7 @@ def install_zoo_teacher(config: Config, out: Path) -> dict:
                         "to train one")
     shipped = load_yaml(zoo / "config.yaml").get("env", {})
     wanted = to_dict(config.env)
-    differing = sorted(k for k in wanted if shipped.get(k) != wanted[k])
+    differing = sorted(k for k in wanted if k not in UNKEYED and shipped.get(k) != wanted[k])
     if differing:
         raise UserError(f"the zoo teacher at {zoo} was trained with other env settings "
                         f"({', '.join(differing)}); use its config or set teacher.zoo=null to train one")

@@ -3,7 +3,9 @@
 Fine-tuning must see states exactly as the distilled policy will when it plays, so by default it
 rebuilds the dataset's ``Perception`` (detector, types, tracker) from ``dataset.meta.json``. Many
 environment copies share one detector, called once per step on all their frames, and each copy
-keeps its own tracker, since velocities come from one episode's history. ``perception=None``
+keeps its own tracker, since velocities come from one episode's history. Where the copies run in
+worker processes (``envs.workers``), the workers have run the detector already and each frame's
+``info`` holds its detections. ``perception=None``
 reads a built-in game's true objects instead (``info["objects"]`` with true velocities), the way
 ``see.synthetic`` writes a dataset without perception.
 """
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from envs.workers import OBSERVED
 from see.perception import Perception
 from see.synthetic import dataset_object
 from see.tracking import Tracker
@@ -54,5 +57,8 @@ class ObjectReader:
         """The objects of ``frames[k]`` seen by copy ``copies[k]``, in the dataset's schema."""
         if self.perception is None:
             return [true_objects(frame, info) for frame, info in zip(frames, infos, strict=True)]
-        detections = self.perception.source.detect(np.stack(frames), list(infos))
+        if all(OBSERVED in info for info in infos):
+            detections = [info[OBSERVED] for info in infos]
+        else:
+            detections = self.perception.source.detect(np.stack(frames), list(infos))
         return [self.copies[c].update(d) for c, d in zip(copies, detections, strict=True)]

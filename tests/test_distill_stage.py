@@ -81,6 +81,15 @@ def test_writes_every_artifact(tmp_path, dataset):
     assert "baselines" not in json.loads((out / "eval.json").read_text())
 
 
+def test_a_budget_per_action_scales_generations_with_the_game(tmp_path, dataset):
+    assert DistillConfig(generations=40).for_actions(18).generations == 40  # unset: as configured
+    main(make_run(tmp_path / "pong", dataset, strategy="coordinate", coordinate_generations=1,
+                  rounds_per_action=2, stopping_agreement=1.01, baselines=False))
+    saved = json.loads((tmp_path / "pong" / "distill" / "eval.json").read_text())
+    assert saved["config"]["generations"] == 6  # 2 turns x 1 generation x 3 actions
+    assert saved["search"]["runs"][0]["generations"] == 6
+
+
 def test_the_stage_runs_restarts_on_two_cores_and_logs_every_one(tmp_path, dataset):
     runs = {"baselines": False, "restarts": 2, "restart_below": 1.01}
     one = main(make_run(tmp_path / "one", dataset, **runs))

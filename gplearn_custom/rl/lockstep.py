@@ -1,7 +1,8 @@
 """Copies of the game with the policy's perception: frames in, feature rows out, in batches.
 
-``envs.play.EnvCopies`` steps the environments; this adds what a symbolic policy reads: one
-detector call for all copies' frames, a tracker per copy, one feature matrix. PPO's rollouts use
+``envs.workers.copies_for`` makes the environments (in this process or in workers that also run the
+detector); this adds what a symbolic policy reads: one detector call for all copies' frames (none
+where the workers ran it), a tracker per copy, one feature matrix. PPO's rollouts use
 ``reset``/``step`` directly; whole episodes are played by ``envs.play.play`` with ``ForestPlayers``.
 
 With a learned ``reward`` (objects -> one reward per state, e.g. ``reward.trex.LearnedReward``) the
@@ -18,6 +19,7 @@ import numpy as np
 
 from envs.config import EnvConfig
 from envs.play import EnvCopies, Step
+from envs.workers import WorkerCopies, copies_for
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
 from see.perception import Perception
@@ -38,21 +40,34 @@ class Transition:
 StateReward = Callable[[list[list[dict]]], np.ndarray]
 
 
-class LearnedRewardCopies(EnvCopies):
-    """``EnvCopies`` whose reward is a learned reward of the state each copy last acted on (set by
+class LearnedRewardCopies:
+    """Game copies whose reward is a learned reward of the state each copy last acted on (set by
     ``Lockstep.features`` through ``observe``), not the game's score."""
 
-    def __init__(self, env_cfg: EnvConfig, copies: int):
-        super().__init__(env_cfg, copies)
-        self.pending = np.zeros(copies)
+    def __init__(self, envs: EnvCopies | WorkerCopies):
+        self.envs = envs
+        self.pending = np.zeros(len(envs))
+
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    @property
+    def steps(self) -> int:
+        return self.envs.steps
 
     def observe(self, copies: Sequence[int], rewards: np.ndarray) -> None:
         self.pending[np.asarray(copies, dtype=np.int64)] = rewards
 
+    def reset(self, copies: Sequence[int], seeds: Sequence[int]) -> tuple[list[np.ndarray], list[dict]]:
+        return self.envs.reset(copies, seeds)
+
     def step(self, copies: Sequence[int], actions: Sequence[int]) -> Step:
-        out = super().step(copies, actions)
+        out = self.envs.step(copies, actions)
         out.rewards = self.pending[np.asarray(copies, dtype=np.int64)].copy()
         return out
+
+    def close(self) -> None:
+        self.envs.close()
 
 
 class Lockstep:
@@ -61,7 +76,8 @@ class Lockstep:
 
     def __init__(self, env_cfg: EnvConfig, spec: FeatureSpec, perception: Perception | None, copies: int,
                  reward: StateReward | None = None):
-        self.envs = EnvCopies(env_cfg, copies) if reward is None else LearnedRewardCopies(env_cfg, copies)
+        envs = copies_for(env_cfg, copies, None if perception is None else perception.source.detect)
+        self.envs = envs if reward is None else LearnedRewardCopies(envs)
         self.spec = spec
         self.reader = ObjectReader(perception, copies)
         self.reward = reward
