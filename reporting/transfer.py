@@ -2,8 +2,8 @@
 
 The paper claims a symbolic policy over objects degrades less than a CNN when the game's look or
 dynamics change. Each variant overrides ``env.kwargs`` (speeds, sizes, colours, opponent skill;
-for Atari, ``mode`` and ``difficulty``); each agent's drop is its base return minus its variant
-return, on the same evaluation seeds.
+for Atari, HackAtari's ``modifs`` or ALE's ``mode`` and ``difficulty``); each agent's drop is its
+base return minus its variant return, on the same evaluation seeds.
 """
 
 from __future__ import annotations

@@ -133,3 +133,27 @@ def test_training_envs_leave_out_true_objects_that_evaluation_keeps():
     eval_env = make_env(cfg)
     eval_env.reset(seed=0)
     assert eval_env.step(0)[4]["objects"]
+
+
+def _enemy_rows(cfg: EnvConfig, seed: int, steps: int = 300) -> tuple[float, list[int]]:
+    """Score and the enemy paddle's RAM row over ``steps`` random steps of Atari Pong."""
+    env = make_env(cfg)
+    env.reset(seed=seed)
+    rng = np.random.RandomState(0)
+    score, rows = 0.0, []
+    for _ in range(steps):
+        _, reward, *_, info = env.step(rng.randint(env.action_space.n))
+        score += reward
+        rows.append(int(info["ram"][21]))
+    env.close()
+    return score, rows
+
+
+def test_hackatari_variants_change_the_game_and_repeat_per_seed():
+    base = _enemy_rows(EnvConfig(id="PongNoFrameskip-v4"), 0)
+    lazy_cfg = EnvConfig(id="PongNoFrameskip-v4", kwargs={"modifs": ["lazy_enemy"]})
+    lazy = _enemy_rows(lazy_cfg, 0)
+    assert lazy[1] != base[1]  # the enemy paddle no longer follows the ball
+    assert _enemy_rows(lazy_cfg, 0) == lazy  # a variant's state starts anew with every game
+    with pytest.raises(UserError, match="unknown HackAtari variant"):
+        make_env(EnvConfig(id="PongNoFrameskip-v4", kwargs={"modifs": ["no_such_change"]}))
