@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-RUN ?= runs/demo
 CONFIG ?= configs/pong.yaml
+# one run folder per config: runs/pong, runs/atari_pong
+RUN ?= runs/$(basename $(notdir $(CONFIG)))
 
 .PHONY: setup demo test test-all lint bench clean
 

@@ -20,7 +20,8 @@ SCRIPTS = [
     ("finetune", ["--runs", str(ROOT / "bench" / "runs" / "pipeline")]),  # ablation rows
     ("atari_speed", []),  # Atari env and PPO steps/s: SB3 + gymnasium path against ale-py's vector env
 ]
-# not here, for their length: pixels_only.py (whole pipelines per seed), zoo.py (after a training)
+# not here, for their length: pixels_only.py (whole pipelines per seed), zoo.py (after a training),
+# parallel_play.py (needs a finished Atari run)
 
 
 def main() -> None:

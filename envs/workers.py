@@ -81,8 +81,10 @@ class WorkerCopies:
     ``step`` send every worker its share first and then collect, so the workers run side by side."""
 
     def __init__(self, env_cfg: EnvConfig, copies: int, workers: int, observe: Observe | None = None):
-        # forkserver: workers start from a clean process, never from a parent holding torch's threads
+        # forkserver: workers start from a clean process, never from a parent holding torch's threads;
+        # it imports the game stack once, so each worker starts in a fork, not in a fresh interpreter
         context = mp.get_context("forkserver")
+        context.set_forkserver_preload(["envs", "space.sources"])
         self.workers = workers
         self.n_copies = copies
         self.steps = 0  # environment steps taken, for reports

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from common.io import read_json, write_text
+from reporting.anchors import anchors_for
 from reporting.curves import plot_curves, read_scalars
 
 CURVES = {
@@ -91,6 +92,12 @@ def build_report(run: Path, out: Path, transfer_rows: list[dict], gif: Path | No
         ("agent_dps", "whole agent steps/s"),
     ]), "", "Return: mean over the config's evaluation seeds, greedy actions. Agreement: held-out "
         "states where the student's action is the teacher's argmax.", ""]
+    anchors = anchors_for(load(run / "run.json").get("env_id", ""))
+    if anchors:
+        parts += ["## Published anchors (not like for like)", "", markdown_table(anchors, [
+            ("anchor", "agent"), ("return", "return"), ("source", "source")]), "",
+            "Each reads the game differently (the RAM's true objects, hand-coded features, a CNN); "
+            "ours plays from pixels. See reporting/anchors.py.", ""]
     meta = load(run / "dataset.meta.json")
     if meta:
         parts += ["## Perception", "", _perception_lines(meta), ""]
