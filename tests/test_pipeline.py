@@ -87,3 +87,19 @@ def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkey
     assert json.loads((run / "report" / "complete.json").read_text())["upstream"]["finetune"] is not None
     with pytest.raises(UserError, match="--force"):
         run_pipeline.main([*argv[:4], *TINY[:-1], "finetune.n_minibatches=2"])
+
+
+@pytest.mark.slow
+def test_the_airstriker_pipeline_runs_end_to_end_on_stable_retro(tmp_path):
+    """stable-retro allows one emulator per process: every stage runs anyway, the symbolic agents'
+    games in one worker process per emulator (envs.workers)."""
+    run = tmp_path / "airstriker"
+    argv = ["--config", str(PONG.parent / "airstriker.yaml"), "--run", str(run), *TINY,
+            "distill.dagger_rounds=0", "evaluation.max_steps=200", "finetune.max_episode_steps=100",
+            "finetune.selection_max_steps=100", "distill.select_max_steps=100"]
+    run_pipeline.main(argv)
+    assert all((run / stage / "complete.json").is_file() for stage in STAGES)
+    finetune = json.loads((run / "finetune" / "eval.json").read_text())
+    assert finetune["finetuned"]["episode_lengths"] and finetune["env_steps"] > 0
+    assert "## Results" in (run / "report" / "report.md").read_text()
+    assert (run / "report" / "agent.gif").is_file()  # the symbolic agent recorded on the retro game
