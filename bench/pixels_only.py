@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/pixels_only.py [--config configs/pong.yaml] [--seeds 0,1,2] [--fresh]
 
+An Atari config (``configs/atari_pong.yaml``) gives issue 19's rows the same way, from the zoo
+teacher.
+
 Each seed runs ``run_pipeline.py --seed S`` in ``bench/runs/pixels_<game>/seedS`` (a finished run
 is read again; ``--fresh`` deletes it first). Per seed:
 teacher, distilled and fine-tuned returns on the evaluation seeds, all through the learned
@@ -60,10 +63,15 @@ def seed_row(run: Path, seed: int) -> dict:
         "finetune_search_objects": finetune["search_objects"],
         "finetuned_lineage": finetune.get("lineage"), "distilled_agreement": distill["symbolic"]["agreement"],
         "pipeline_wall_seconds": round(pipeline_seconds(run)),
-        "stage_seconds": {stage: round(json.loads((run / stage / "complete.json").read_text())["summary"]
-                                       .get(key, float("nan")))
+        # None: not timed (a teacher copied from the zoo)
+        "stage_seconds": {stage: _rounded(json.loads((run / stage / "complete.json").read_text())["summary"]
+                                          .get(key))
                           for stage, key in (("teacher", "wall_seconds"), ("distill", "distill_seconds"))},
     }
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
 
 def merged_rows(name: str, rows: list[dict]) -> list[dict]:
