@@ -62,12 +62,21 @@ def seed_row(run: Path, seed: int) -> dict:
         "distilled_size": distill["symbolic"]["size"], "finetuned_size": finetune["finetuned"]["size"],
         "finetune_search_objects": finetune["search_objects"],
         "finetuned_lineage": finetune.get("lineage"), "distilled_agreement": distill["symbolic"]["agreement"],
+        # the report's transfer rows (teacher and symbolic agent on each variant of the game), if any
+        "transfer": _transfer_rows(run),
         "pipeline_wall_seconds": round(pipeline_seconds(run)),
         # None: not timed (a teacher copied from the zoo)
         "stage_seconds": {stage: _rounded(json.loads((run / stage / "complete.json").read_text())["summary"]
                                           .get(key))
                           for stage, key in (("teacher", "wall_seconds"), ("distill", "distill_seconds"))},
     }
+
+
+def _transfer_rows(run: Path) -> list[dict]:
+    path = run / "report" / "transfer.json"
+    rows = json.loads(path.read_text())["rows"] if path.is_file() else []
+    keys = ("variant", "teacher_return", "symbolic_return", "teacher_drop", "symbolic_drop")
+    return [{k: row[k] for k in keys if k in row} for row in rows]
 
 
 def _rounded(value: float | None) -> int | None:

@@ -20,10 +20,9 @@ from benchlib import bootstrap_ci, save  # noqa: I001  (puts the repository on s
 
 from common.config import from_dict, load_yaml
 from common.io import read_json, write_json
-from envs.evaluation import evaluate
 from pipeline.config import Config
 from reporting.curves import plot_curves, read_scalars
-from teacher.agent import MODEL_FILE, TeacherAgent
+from teacher.agent import MODEL_FILE, TeacherAgent, evaluate_teacher
 
 
 def main() -> None:
@@ -38,7 +37,7 @@ def main() -> None:
     first = config.evaluation.seeds[0]
     eval_cfg = dataclasses.replace(config.evaluation, seeds=list(range(first, first + args.episodes)))
     agent = TeacherAgent.load(stage, config.env.frame_stack)
-    result = evaluate(agent, config.env, eval_cfg)
+    result = evaluate_teacher(agent, config.env, eval_cfg)
     args.out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(stage / MODEL_FILE, args.out / MODEL_FILE)
     shutil.copyfile(stage / "config.yaml", args.out / "config.yaml")
