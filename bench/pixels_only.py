@@ -62,6 +62,8 @@ def seed_row(run: Path, seed: int) -> dict:
         "distilled_size": distill["symbolic"]["size"], "finetuned_size": finetune["finetuned"]["size"],
         "finetune_search_objects": finetune["search_objects"],
         "finetuned_lineage": finetune.get("lineage"), "distilled_agreement": distill["symbolic"]["agreement"],
+        "baseline_agreement": {name: row["agreement"] for name, row in distill.get("baselines", {}).items()
+                               if isinstance(row, dict) and "agreement" in row},
         # the report's transfer rows (teacher and symbolic agent on each variant of the game), if any
         "transfer": _transfer_rows(run),
         "pipeline_wall_seconds": round(pipeline_seconds(run)),
