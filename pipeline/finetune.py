@@ -35,13 +35,12 @@ from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.rl.evolution import FinetuneResult, RewardEvolution
 from gplearn_custom.rl.lockstep import Lockstep
 from gplearn_custom.rl.ppo import ConstantTuner
-from gplearn_custom.rl.teacher import BatchTeacher
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from reward.trex import LearnedReward
 from see.perception import Perception
 from see.synthetic import dataset_object, scripted_pong_probs
-from teacher.agent import TeacherAgent
+from teacher.agent import BatchTeacher, TeacherAgent, evaluate_teacher
 
 STAGE = "finetune"
 SECTIONS = ("env", "teacher", "detector", "dataset", "distill", "evaluation", "finetune")
@@ -251,7 +250,7 @@ def teacher_return(config: Config, teacher_dir: Path | None) -> dict | None:
         recorded = {key: summary[key] for key in ("return_mean", "return_std", "returns")}
         return {**recorded, "from": "teacher stage"}
     agent = TeacherAgent.load(teacher_dir, config.env.frame_stack, device=config.teacher.device)
-    return {**evaluate(agent, config.env, config.evaluation).summary(), "from": "played again"}
+    return {**evaluate_teacher(agent, config.env, config.evaluation).summary(), "from": "played again"}
 
 
 def random_return(config: Config) -> dict:

@@ -74,16 +74,17 @@ def report_stage(args: StageArgs) -> Path:
 
     from gplearn_custom.evaluation import SymbolicAgent, evaluate_symbolic
     from reporting.build import build_report
-    from reporting.transfer import play_agent, transfer_table
+    from reporting.transfer import transfer_table
     from see.reader import agent_perceive
-    from teacher.agent import TeacherAgent
+    from teacher.agent import TeacherAgent, evaluate_teacher
 
     torch.set_num_threads(1)  # batch-1 play: more threads only add contention
 
     run = args.run.path
     policy_stage, forest, perception = symbolic_policy(run)
     stack, device = config.env.frame_stack, config.teacher.device
-    agents = {"teacher": play_agent(lambda: TeacherAgent.load(teacher_dir, stack, device=device)),
+    teacher = TeacherAgent.load(teacher_dir, stack, device=device)
+    agents = {"teacher": lambda env_cfg, eval_cfg: evaluate_teacher(teacher, env_cfg, eval_cfg),
               "symbolic": lambda env_cfg, eval_cfg: evaluate_symbolic(forest, env_cfg, eval_cfg, perception)}
     rows = transfer_table(agents, config.env, config.evaluation, config.transfer.variants)
     write_json(out / "transfer.json", {"policy": policy_stage, "rows": rows})

@@ -20,7 +20,6 @@ from stable_baselines3.common.callbacks import (
 from common.config import check_ranges
 from common.errors import UserError
 from envs import make_vec_env
-from envs.evaluation import evaluate
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from teacher.agent import (
@@ -30,6 +29,7 @@ from teacher.agent import (
     TeacherAgent,
     checkpoint_files,
     decisions_per_second,
+    evaluate_teacher,
 )
 from teacher.cnn import CompactCNN, KeypointCNN, SmallAtariCNN
 
@@ -153,7 +153,7 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     kept = best if t.keep == "best" and best.is_file() else out / "final_model.zip"
     shutil.copyfile(kept, out / MODEL_FILE)
     agent = TeacherAgent.load(out, config.env.frame_stack, device=config.teacher.device)
-    result = evaluate(agent, config.env, config.evaluation)
+    result = evaluate_teacher(agent, config.env, config.evaluation)
     trained = model.num_timesteps - start_steps
     return {
         "parameters": sum(p.numel() for p in agent.model.policy.parameters()),

@@ -14,9 +14,8 @@ from pathlib import Path
 from common.config import load_yaml, to_dict
 from common.errors import UserError
 from common.runs import UNKEYED
-from envs.evaluation import evaluate
 from pipeline.config import Config
-from teacher.agent import MODEL_FILE, TeacherAgent, decisions_per_second
+from teacher.agent import MODEL_FILE, TeacherAgent, decisions_per_second, evaluate_teacher
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO_FILES = (MODEL_FILE, "config.yaml", "eval.json", "curve.png")
@@ -44,7 +43,7 @@ def install_zoo_teacher(config: Config, out: Path) -> dict:
         if (zoo / name).is_file():
             shutil.copyfile(zoo / name, out / (f"zoo_{name}" if name != MODEL_FILE else name))
     agent = TeacherAgent.load(out, config.env.frame_stack, device=config.teacher.device)
-    result = evaluate(agent, config.env, config.evaluation)
+    result = evaluate_teacher(agent, config.env, config.evaluation)
     return {"from_zoo": str(config.teacher.zoo),
             "parameters": sum(p.numel() for p in agent.model.policy.parameters()),
             "policy_decisions_per_second": decisions_per_second(agent), **result.summary()}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envs.config import EnvConfig
-from envs.evaluation import Agent, EvalConfig, EvalResult, evaluate
+from envs.evaluation import EvalConfig, EvalResult
 
 
 @dataclass
@@ -25,11 +25,6 @@ class TransferConfig:
 
 
 Evaluator = Callable[[EnvConfig, EvalConfig], EvalResult]
-
-
-def play_agent(make_agent: Callable[[], Agent]) -> Evaluator:
-    """An evaluator that plays a fresh agent one seed after the other."""
-    return lambda env_cfg, eval_cfg: evaluate(make_agent(), env_cfg, eval_cfg)
 
 
 def transfer_table(agents: dict[str, Evaluator], env_cfg: EnvConfig, eval_cfg: EvalConfig,

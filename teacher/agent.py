@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,10 @@ from stable_baselines3 import PPO
 from common.devices import torch_device
 from common.errors import UserError
 from envs import teacher_frame, to_grey
+from envs.config import EnvConfig
+from envs.evaluation import EvalConfig, EvalResult
+from envs.play import play
+from envs.workers import copies_for
 
 MODEL_FILE = "teacher.zip"
 CHECKPOINTS = "checkpoints"  # teacher/checkpoints/ppo_<steps>_steps.zip, the last one written at the end
@@ -90,6 +95,58 @@ class TeacherAgent:
         if self.deterministic:
             return int(np.argmax(p))
         return int(self.rng.choice(len(p), p=p))
+
+
+class BatchTeacher:
+    """Action distributions of the teacher for several environment copies in one forward pass.
+
+    Each copy keeps its own frame stack (a ``TeacherAgent`` sharing the one model), so the teacher
+    sees every copy's frames exactly as it did in training.
+    """
+
+    def __init__(self, teacher: TeacherAgent, copies: int):
+        self.policy = teacher.model.policy
+        self.n_actions = teacher.n_actions
+        self.stacks = [TeacherAgent(teacher.model, teacher.frame_stack) for _ in range(copies)]
+
+    def reset(self, copy: int) -> None:
+        self.stacks[copy].reset()
+
+    @torch.no_grad()
+    def probs(self, frames: Sequence[np.ndarray], copies: Sequence[int]) -> np.ndarray:
+        """(len(frames), n_actions): push ``frames[k]`` onto copy ``copies[k]``'s stack, then one batch."""
+        observations = np.stack([self.stacks[c].observe(f) for c, f in zip(copies, frames, strict=True)])
+        obs, _ = self.policy.obs_to_tensor(observations)
+        return self.policy.get_distribution(obs).distribution.probs.cpu().numpy().astype(np.float64)
+
+
+class TeacherPlayers:
+    """The greedy teacher as ``envs.play.Players``: one forward pass per step for every copy."""
+
+    def __init__(self, teacher: TeacherAgent, copies: int):
+        self.batch = BatchTeacher(teacher, copies)
+
+    def start(self, copies: np.ndarray) -> None:
+        for copy in copies:
+            self.batch.reset(copy)
+
+    def act(self, copies: np.ndarray, owners: np.ndarray, frames: list[np.ndarray],
+            infos: list[dict]) -> np.ndarray:
+        return self.batch.probs(frames, copies).argmax(axis=1)
+
+
+def evaluate_teacher(teacher: TeacherAgent, env_cfg: EnvConfig, cfg: EvalConfig) -> EvalResult:
+    """``envs.evaluation.evaluate`` for the greedy teacher, with every seed's game side by side (in
+    ``env.n_jobs`` worker processes) and one forward pass per step for all of them."""
+    if not teacher.deterministic:
+        raise ValueError("evaluate_teacher plays the greedy teacher; use envs.evaluation.evaluate")
+    game = copies_for(env_cfg, len(cfg.seeds))
+    start = time.perf_counter()
+    try:
+        returns, lengths = play(TeacherPlayers(teacher, len(cfg.seeds)), 1, cfg.seeds, game, cfg.max_steps)
+    finally:
+        game.close()
+    return EvalResult(returns[0].tolist(), lengths[0].tolist(), time.perf_counter() - start)
 
 
 def decisions_per_second(agent: TeacherAgent, n: int = 200) -> float:

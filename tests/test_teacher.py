@@ -11,10 +11,10 @@ from envs.config import EnvConfig
 from envs.evaluation import EvalConfig, evaluate
 from pipeline.config import Config
 from pipeline.teacher import EXTRACTORS, check_config, schedule, train_teacher
-from teacher.agent import TeacherAgent
+from teacher.agent import TeacherAgent, evaluate_teacher
 from teacher.cnn import expected_positions
 from teacher.config import TeacherConfig
-from tests.helpers import track_ball
+from tests.helpers import PONG, track_ball, untrained_teacher_run
 
 
 def tiny_config(env_id: str, **env) -> Config:
@@ -156,3 +156,20 @@ def test_the_configured_device_is_used_and_auto_means_a_gpu_where_there_is_one(t
     venv.close()
     agent = TeacherAgent.load(tmp_path, frame_stack=1, device="auto")
     assert agent.model.device.type == torch_device("auto")
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_the_teacher_plays_every_seed_side_by_side_as_one_after_the_other(tmp_path, n_jobs):
+    from dataclasses import replace
+
+    from pipeline.config import load_config
+
+    config = load_config(PONG)
+    run = untrained_teacher_run(tmp_path / "run", config)
+    teacher = TeacherAgent.load(run / "teacher", config.env.frame_stack)
+    eval_cfg = EvalConfig(seeds=[1000, 1001, 1002], max_steps=120)
+    together = evaluate_teacher(teacher, replace(config.env, n_jobs=n_jobs), eval_cfg)
+    alone = evaluate(teacher, config.env, eval_cfg)
+    assert (together.returns, together.lengths) == (alone.returns, alone.lengths)
+    with pytest.raises(ValueError, match="greedy"):
+        evaluate_teacher(TeacherAgent(teacher.model, 2, deterministic=False), config.env, eval_cfg)

@@ -30,7 +30,7 @@ from gplearn_custom.language.program import FUNCTIONS
 from gplearn_custom.language.torch_forest import TorchForest
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.lockstep import Lockstep
-from gplearn_custom.rl.teacher import BatchTeacher
+from teacher.agent import BatchTeacher
 
 DTYPE = torch.float64
 RolloutState = tuple[np.ndarray, list[np.ndarray], np.ndarray]  # features, frames, running returns
