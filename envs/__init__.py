@@ -132,6 +132,23 @@ class WithoutInfo(gym.Wrapper):
         return {k: v for k, v in info.items() if k not in self.keys}
 
 
+class StallLimit(gym.Wrapper):
+    """Truncates a game after ``steps`` agent steps in a row without any reward."""
+
+    def __init__(self, env: gym.Env, steps: int):
+        super().__init__(env)
+        self.steps, self.quiet = steps, 0
+
+    def reset(self, **kwargs):
+        self.quiet = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.quiet = 0 if reward != 0 else self.quiet + 1
+        return obs, reward, terminated, truncated or self.quiet >= self.steps, info
+
+
 @cache
 def _atari_ids() -> frozenset[str]:
     import ale_py
@@ -188,6 +205,8 @@ def make_env(cfg: EnvConfig, seed: int | None = None, train: bool = False,
         env = WithoutInfo(env, ("objects", "ram"))
     if cfg.max_episode_steps:
         env = gym.wrappers.TimeLimit(env, cfg.max_episode_steps)
+    if cfg.stall_steps and not train:
+        env = StallLimit(env, cfg.stall_steps)
     if seed is not None:
         env.action_space.seed(seed)
         env.reset(seed=seed)

@@ -19,6 +19,9 @@ class EnvConfig:
     obs_size: int | None = None  # square side of the observation; None: native (built-in) or 84
     grayscale: bool = False  # the teacher sees grey frames (the detector still reads RGB)
     max_episode_steps: int | None = None  # truncate longer episodes
+    # played games (not training) end after this many agent steps without a change of score: a
+    # Breakout policy that never presses FIRE after a lost life would otherwise play to the cap
+    stall_steps: int | None = None
     terminal_on_life_loss: bool = True  # Atari/retro training: a lost life ends the episode
     clip_reward: bool = True  # Atari/retro training: reward sign, as RL-Zoo
     noop_max: int = 30  # Atari: random no-ops at reset, so starts differ

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from common.config import load_yaml, to_dict
 from common.errors import UserError
-from common.runs import UNKEYED
 from pipeline.config import Config
 from teacher.agent import MODEL_FILE, TeacherAgent, decisions_per_second, evaluate_teacher
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO_FILES = (MODEL_FILE, "config.yaml", "eval.json", "curve.png")
+# the env settings that make the teacher's observations: a zoo teacher needs the same (how games are
+# cut or varied, and how many processes play them, may differ)
+TEACHER_VIEW = ("id", "frame_stack", "frame_skip", "obs_size", "grayscale", "noop_max", "sticky_action_prob",
+                "retro_state", "retro_combos")
 
 
 def zoo_path(name: str) -> Path:
@@ -35,7 +38,7 @@ def install_zoo_teacher(config: Config, out: Path) -> dict:
                         "to train one")
     shipped = load_yaml(zoo / "config.yaml").get("env", {})
     wanted = to_dict(config.env)
-    differing = sorted(k for k in wanted if k not in UNKEYED and shipped.get(k) != wanted[k])
+    differing = sorted(k for k in TEACHER_VIEW if shipped.get(k) != wanted[k])
     if differing:
         raise UserError(f"the zoo teacher at {zoo} was trained with other env settings "
                         f"({', '.join(differing)}); use its config or set teacher.zoo=null to train one")

@@ -157,3 +157,18 @@ def test_hackatari_variants_change_the_game_and_repeat_per_seed():
     assert _enemy_rows(lazy_cfg, 0) == lazy  # a variant's state starts anew with every game
     with pytest.raises(UserError, match="unknown HackAtari variant"):
         make_env(EnvConfig(id="PongNoFrameskip-v4", kwargs={"modifs": ["no_such_change"]}))
+
+
+def test_a_game_without_a_point_ends_after_the_stall_limit_but_not_in_training():
+    cfg = EnvConfig(id="BuiltinFreeway-v0", stall_steps=20)
+    for train, ends_at in ((False, 20), (True, None)):
+        env = make_env(cfg, seed=0, train=train)
+        env.reset(seed=0)
+        truncated_at = None
+        for step in range(1, 41):  # standing still never scores
+            *_, terminated, truncated, _ = env.step(0)
+            if terminated or truncated:
+                truncated_at = step
+                break
+        assert truncated_at == ends_at
+        env.close()
