@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/parallel_play.py --config configs/atari_pong.yaml --run runs/atari_pong
 
-The run's distilled program plays the config's evaluation seeds (whole games, ``--max-steps`` cap)
+The run's distilled program plays ``--games`` test seeds side by side (whole games, ``--max-steps`` cap)
 through the run's own perception, once with every copy in this process (``env.n_jobs=1``) and once
 in ``--workers`` worker processes, ``--repeats`` times each, alternating. Reports agent steps per
 second of each and whether the returns are equal (they must be). Writes results/parallel_play.json.
@@ -29,11 +29,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=3000)
+    parser.add_argument("--games", type=int, default=16, help="games side by side (test seeds from 1000)")
     args = parser.parse_args()
     config, run = run_config(args.config, args.run, [])
     forest = SymbolicForest.load(run.path / "distill" / "program.json")
     perception = Perception.of_run(run.path)[1]
-    eval_cfg = EvalConfig(seeds=list(config.evaluation.seeds), max_steps=args.max_steps)
+    first = config.evaluation.seeds[0]
+    eval_cfg = EvalConfig(seeds=list(range(first, first + args.games)), max_steps=args.max_steps)
     timings: dict[int, list[float]] = {1: [], args.workers: []}
     returns, steps = {}, {}
     for _ in range(args.repeats):
