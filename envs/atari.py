@@ -55,7 +55,7 @@ class Modifications(gym.Wrapper):
         if unknown:
             raise UserError(f"unknown HackAtari variant(s) of {game}: {', '.join(unknown)}; see the "
                             f"methods of hackatari.games.{game}.GameModifications")
-        self.module, self.modifs = module, list(modifs)
+        self.module, self.modifs = module, modifs
         self._start()
 
     def _start(self) -> None:

@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from envs.config import EnvConfig
-from envs.play import AgentPlayers, EnvCopies, play
+from envs.play import AgentPlayers, EnvCopies, Players, play
 
 
 @dataclass
@@ -67,12 +67,17 @@ class RandomAgent:
         return int(self.rng.integers(self.n_actions))
 
 
-def evaluate(agent: Agent, env_cfg: EnvConfig, cfg: EvalConfig) -> EvalResult:
-    """Play one whole game per seed, one after the other (no training wrappers, raw scores)."""
-    game = EnvCopies(env_cfg, 1)
+def play_seeds(players: Players, game: EnvCopies, cfg: EvalConfig) -> EvalResult:
+    """One agent's whole games on every seed of ``cfg``, as ``players`` choose on ``game`` (closed
+    afterwards): what every evaluation below shares, whoever plays and on how many copies."""
     start = time.perf_counter()
     try:
-        returns, lengths = play(AgentPlayers([agent]), 1, cfg.seeds, game, cfg.max_steps)
+        returns, lengths = play(players, 1, cfg.seeds, game, cfg.max_steps)
     finally:
         game.close()
     return EvalResult(returns[0].tolist(), lengths[0].tolist(), time.perf_counter() - start)
+
+
+def evaluate(agent: Agent, env_cfg: EnvConfig, cfg: EvalConfig) -> EvalResult:
+    """Play one whole game per seed, one after the other (no training wrappers, raw scores)."""
+    return play_seeds(AgentPlayers([agent]), EnvCopies(env_cfg, 1), cfg)

@@ -44,35 +44,27 @@ def copies_for(env_cfg: EnvConfig, copies: int, observe: Observe | None = None) 
 
 
 def _serve(conn: Connection, env_cfg: EnvConfig, copies: int, observe: Observe | None) -> None:
-    """A worker: its copies of the game; answers ("reset", (locals, seeds)) and ("step", (locals,
-    actions)) with (frames, rewards, terminated, truncated, infos) until ("close", None)."""
+    """A worker: its copies of the game (``EnvCopies``); answers ("reset", (locals, seeds)) with
+    (frames, infos) and ("step", (locals, actions)) with a ``Step``, until ("close", None)."""
     if "torch" in sys.modules:  # a learned detector: one thread each, the workers share the cores
         sys.modules["torch"].set_num_threads(1)
-    from envs import make_env
-
-    envs = [make_env(env_cfg) for _ in range(copies)]
+    envs = EnvCopies(env_cfg, copies)
     try:
         while True:
             command, (local, values) = conn.recv()
             if command == "close":
                 break
             if command == "reset":
-                outs = [envs[c].reset(seed=int(s)) for c, s in zip(local, values, strict=True)]
-                frames, infos = [o[0] for o in outs], [o[1] for o in outs]
-                rewards = terminated = truncated = np.zeros(len(local))
+                out = frames, infos = envs.reset(local, values)
             else:
-                outs = [envs[c].step(int(a)) for c, a in zip(local, values, strict=True)]
-                frames, infos = [o[0] for o in outs], [o[4] for o in outs]
-                rewards = np.array([o[1] for o in outs], dtype=float)
-                terminated = np.array([o[2] for o in outs], dtype=bool)
-                truncated = np.array([o[3] for o in outs], dtype=bool)
+                out = envs.step(local, values)
+                frames, infos = out.frames, out.infos
             if observe is not None and frames:
                 for info, seen in zip(infos, observe(np.stack(frames), infos), strict=True):
                     info[OBSERVED] = seen
-            conn.send((frames, rewards, terminated, truncated, infos))
+            conn.send(out)
     finally:
-        for env in envs:
-            env.close()
+        envs.close()
         conn.close()
 
 
@@ -102,42 +94,48 @@ class WorkerCopies:
     def __len__(self) -> int:
         return self.n_copies
 
-    def _call(self, command: str, copies: Sequence[int], values: Sequence) -> Step:
+    def _call(self, command: str, copies: Sequence[int], values: Sequence) -> list[tuple[np.ndarray, object]]:
+        """Send each worker its share of ``copies`` and ``values``; (rows of ``copies``, answer) per
+        worker that had a share."""
         copies = np.asarray(copies, dtype=np.int64)
-        shares = [np.flatnonzero(copies % self.workers == w) for w in range(self.workers)]
-        for w, rows in enumerate(shares):
-            if len(rows):
-                self._exchange(w, (command, ((copies[rows] // self.workers).tolist(),
-                                             [values[r] for r in rows])))
-        out = Step([None] * len(copies), np.zeros(len(copies)), np.zeros(len(copies), dtype=bool),
-                   np.zeros(len(copies), dtype=bool), [None] * len(copies))
-        for w, rows in enumerate(shares):
-            if not len(rows):
-                continue
-            frames, rewards, terminated, truncated, infos = self._exchange(w)
-            out.rewards[rows], out.terminated[rows], out.truncated[rows] = rewards, terminated, truncated
-            for k, r in enumerate(rows):
-                out.frames[r], out.infos[r] = frames[k], infos[k]
-        return out
+        shares = [(w, np.flatnonzero(copies % self.workers == w)) for w in range(self.workers)]
+        shares = [(w, rows) for w, rows in shares if len(rows)]
+        for w, rows in shares:
+            with self._alive(w):
+                self.conns[w].send((command, ((copies[rows] // self.workers).tolist(),
+                                              [values[r] for r in rows])))
+        answers = []
+        for w, rows in shares:
+            with self._alive(w):
+                answers.append((rows, self.conns[w].recv()))
+        return answers
 
-    def _exchange(self, w: int, message: tuple | None = None) -> tuple | None:
-        """Send ``message`` to worker ``w``, or (None) receive its answer."""
+    @contextlib.contextmanager
+    def _alive(self, w: int):
+        """A broken pipe to worker ``w`` becomes one line that says it stopped."""
         try:
-            if message is not None:
-                return self.conns[w].send(message)
-            return self.conns[w].recv()
+            yield
         except (EOFError, OSError):
             code = self.processes[w].exitcode
             raise RuntimeError(f"game worker {w} of {self.workers} stopped (exit code {code}); its error "
                                "is printed above") from None
 
     def reset(self, copies: Sequence[int], seeds: Sequence[int]) -> tuple[list[np.ndarray], list[dict]]:
-        out = self._call("reset", copies, list(seeds))
-        return out.frames, out.infos
+        frames, infos = [None] * len(copies), [None] * len(copies)
+        for rows, (share_frames, share_infos) in self._call("reset", copies, list(seeds)):
+            for k, r in enumerate(rows):
+                frames[r], infos[r] = share_frames[k], share_infos[k]
+        return frames, infos
 
     def step(self, copies: Sequence[int], actions: Sequence[int]) -> Step:
-        out = self._call("step", copies, list(actions))
-        self.steps += len(copies)
+        n = len(copies)
+        out = Step([None] * n, np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), [None] * n)
+        for rows, share in self._call("step", copies, list(actions)):
+            out.rewards[rows], out.terminated[rows], out.truncated[rows] = (share.rewards, share.terminated,
+                                                                           share.truncated)
+            for k, r in enumerate(rows):
+                out.frames[r], out.infos[r] = share.frames[k], share.infos[k]
+        self.steps += n
         return out
 
     def close(self) -> None:

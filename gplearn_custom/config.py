@@ -87,7 +87,6 @@ class DistillConfig:
     # dataset's types are the game's own (oracle source, synthetic datasets)
     play_true_objects: bool = True
 
-
     def for_actions(self, n_actions: int) -> DistillConfig:
         """This config with ``generations`` resolved for a game of ``n_actions`` actions."""
         if self.rounds_per_action is None:

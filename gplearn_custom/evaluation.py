@@ -36,17 +36,11 @@ class SymbolicAgent:
 def evaluate_symbolic(forest: SymbolicForest, env_cfg, eval_cfg, perception=None):
     """``EvalResult`` of greedy play on the evaluation seeds, all in lockstep, through ``perception``
     (``None``: the game's own objects)."""
-    from envs.evaluation import EvalResult  # the game stack is only needed here
-    from gplearn_custom.rl.fitness import play
-    from gplearn_custom.rl.lockstep import Lockstep
+    from envs.evaluation import play_seeds  # the game stack is only needed here
+    from gplearn_custom.rl.lockstep import ForestPlayers, Lockstep
 
     game = Lockstep(env_cfg, forest.feature_spec, perception, len(eval_cfg.seeds))
-    start = time.perf_counter()
-    try:
-        returns, lengths = play([forest], eval_cfg.seeds, game, eval_cfg.max_steps)
-    finally:
-        game.close()
-    return EvalResult(returns[0].tolist(), lengths[0].tolist(), time.perf_counter() - start)
+    return play_seeds(ForestPlayers([forest], game), game.envs, eval_cfg)
 
 
 def selection_player(env_cfg, eval_cfg, spec: FeatureSpec, perception, episodes: int, max_steps: int,

@@ -22,8 +22,7 @@ from common.devices import torch_device
 from common.errors import UserError
 from envs import teacher_frame, to_grey
 from envs.config import EnvConfig
-from envs.evaluation import EvalConfig, EvalResult
-from envs.play import play
+from envs.evaluation import EvalConfig, EvalResult, play_seeds
 from envs.workers import copies_for
 
 MODEL_FILE = "teacher.zip"
@@ -140,13 +139,7 @@ def evaluate_teacher(teacher: TeacherAgent, env_cfg: EnvConfig, cfg: EvalConfig)
     ``env.n_jobs`` worker processes) and one forward pass per step for all of them."""
     if not teacher.deterministic:
         raise ValueError("evaluate_teacher plays the greedy teacher; use envs.evaluation.evaluate")
-    game = copies_for(env_cfg, len(cfg.seeds))
-    start = time.perf_counter()
-    try:
-        returns, lengths = play(TeacherPlayers(teacher, len(cfg.seeds)), 1, cfg.seeds, game, cfg.max_steps)
-    finally:
-        game.close()
-    return EvalResult(returns[0].tolist(), lengths[0].tolist(), time.perf_counter() - start)
+    return play_seeds(TeacherPlayers(teacher, len(cfg.seeds)), copies_for(env_cfg, len(cfg.seeds)), cfg)
 
 
 def decisions_per_second(agent: TeacherAgent, n: int = 200) -> float:
