@@ -37,10 +37,10 @@ class SegmentSource:
         rgb = frame.astype(np.int32)
         packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         values, counts = np.unique(packed, return_counts=True)
-        background = values[np.argmax(counts)]
-        bg_rgb = _unpack(background)
-        foreground = np.abs(rgb - bg_rgb).max(-1) > self.cfg.colour_tolerance
+        bg_rgb = _unpack(values[np.argmax(counts)])
         far = np.abs(_unpack(values) - bg_rgb).max(-1) > self.cfg.colour_tolerance  # foreground colours
+        # decided once per colour, not per pixel: a screen holds a few dozen colours at most
+        foreground = far[np.searchsorted(values, packed)]
         foreground &= ~self._scenery(packed, values[far], counts[far], h, w)
         # parts closer than merge_gap pixels are one sprite (a raw Atari sprite's pixels need not touch)
         labels = self._group(foreground)
