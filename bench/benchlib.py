@@ -26,6 +26,14 @@ def save(name: str, result: dict) -> Path:
     return write_json(RESULTS / f"{name}.json", {"machine": machine(), **result})
 
 
+def games_from(eval_cfg, games: int):
+    """``eval_cfg`` with ``games`` test seeds counted on from its first (a bench's own game count)."""
+    import dataclasses
+
+    first = eval_cfg.seeds[0]
+    return dataclasses.replace(eval_cfg, seeds=list(range(first, first + games)))
+
+
 def run_config(config_path: str, run: str | Path, overrides: list[str]):
     """(config, opened run folder) of a finished run: ``config_path`` with ``overrides`` and the run's
     own pipeline seed (its ``--seed``, read from teacher/config.yaml)."""

@@ -14,9 +14,8 @@ import argparse
 import dataclasses
 import time
 
-from benchlib import run_config, save  # noqa: I001  (puts the repository on sys.path)
+from benchlib import games_from, run_config, save  # noqa: I001  (puts the repository on sys.path)
 
-from envs.evaluation import EvalConfig
 from gplearn_custom.evaluation import evaluate_symbolic
 from gplearn_custom.language.forest import SymbolicForest
 from see.perception import Perception
@@ -34,8 +33,7 @@ def main() -> None:
     config, run = run_config(args.config, args.run, [])
     forest = SymbolicForest.load(run.path / "distill" / "program.json")
     perception = Perception.of_run(run.path)[1]
-    first = config.evaluation.seeds[0]
-    eval_cfg = EvalConfig(seeds=list(range(first, first + args.games)), max_steps=args.max_steps)
+    eval_cfg = games_from(dataclasses.replace(config.evaluation, max_steps=args.max_steps), args.games)
     timings: dict[int, list[float]] = {1: [], args.workers: []}
     returns, steps = {}, {}
     for _ in range(args.repeats):

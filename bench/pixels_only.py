@@ -48,7 +48,7 @@ def seed_row(run: Path, seed: int) -> dict:
     distilled = distill["return"]["return_mean"]
     finetuned = finetune["finetuned"]["return_mean"]
     agent = meta["agent_type"]
-    played = {"random": finetune["random"], "distilled": finetune["distilled"], "finetuned": finetune["finetuned"]}
+    played = {name: finetune[name] for name in ("random", "distilled", "finetuned")}
     return {
         "seed": seed, "random": finetune["random"]["return_mean"], "teacher": teacher, "distilled": distilled,
         "finetuned": finetuned,
@@ -57,7 +57,8 @@ def seed_row(run: Path, seed: int) -> dict:
         # the perception for the programs; the teacher's from its own stage)
         "ci95_over_games": {**{name: bootstrap_ci(row["returns"]) for name, row in played.items()},
                             "teacher": bootstrap_ci(finetune["teacher"]["returns"])},
-        "agent_steps_per_second": {name: _rounded(row["agent_steps_per_second"]) for name, row in played.items()},
+        "agent_steps_per_second": {name: _rounded(row["agent_steps_per_second"])
+                                   for name, row in played.items()},
         "distilled_over_teacher": distilled / teacher if teacher > 0 else None,
         "finetuned_ge_teacher": finetuned >= teacher, "distilled_ge_0.9_teacher": distilled >= 0.9 * teacher,
         "agent_type": meta["object_types"][agent] if agent is not None else None,

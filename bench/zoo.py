@@ -12,11 +12,10 @@ Writes results/zoo_<name>.json too.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 from pathlib import Path
 
-from benchlib import bootstrap_ci, save  # noqa: I001  (puts the repository on sys.path)
+from benchlib import bootstrap_ci, games_from, save  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict, load_yaml
 from common.io import read_json, write_json
@@ -34,8 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     stage = args.run / "teacher"
     config = from_dict(Config, load_yaml(stage / "config.yaml"))
-    first = config.evaluation.seeds[0]
-    eval_cfg = dataclasses.replace(config.evaluation, seeds=list(range(first, first + args.episodes)))
+    eval_cfg = games_from(config.evaluation, args.episodes)
     agent = TeacherAgent.load(stage, config.env.frame_stack)
     result = evaluate_teacher(agent, config.env, eval_cfg)
     args.out.mkdir(parents=True, exist_ok=True)
