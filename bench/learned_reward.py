@@ -6,9 +6,10 @@ fine-tuning on them finds, scored by the game.
 
 Each run folder needs finished teacher, dataset and distill stages, made with the same config and its
 own ``--seed`` (read from the run's teacher/config.yaml). The reward stage is run where it is missing
-(``learn_reward.py``, same config). Then Stage III's search runs twice from the run's distilled forest
-with the same seed and budget, once on the game's score and once on the learned reward; both outputs
-are evaluated on the test seeds by the game's score. Written to results/<name>.json, with the mean and
+(``learn_reward.py``, same config); one made with other settings stops the bench. Then Stage III's
+search runs twice from the run's distilled forest with the same seed and budget, once on the game's
+score and once on the learned reward; both outputs are evaluated on the test seeds by the game's
+score. Written to results/<name>.json, with the mean and
 95 % bootstrap interval over runs of every figure.
 """
 
@@ -29,8 +30,14 @@ from pipeline.finetune import evaluate_forest, load_inputs, random_return, searc
 def one_run(config_path: str, run: Path, overrides: list[str]) -> dict:
     config, folder = run_config(config_path, run, overrides)
     seed = config.seed
-    if not (run / "reward" / "complete.json").is_file():
-        learn_reward.main(["--config", config_path, "--run", str(run), "--seed", str(seed), *overrides])
+    stage = folder.stage(learn_reward.STAGE, "learn_reward.py")
+    state = stage.state(stage.key(config, learn_reward.SECTIONS, learn_reward.READS))
+    if state in ("stale", "other settings"):
+        raise SystemExit(f"error: {stage.path} was made with other settings or inputs; move it aside to "
+                         "learn the reward again with these")
+    if state != "complete":
+        learn_reward.main(["--config", config_path, "--run", str(run), "--seed", str(seed), *overrides,
+                           *(["--resume"] if state == "started" else [])])
     reward = read_json(run / "reward" / "eval.json")
     row = {"run": str(run), "seed": seed,
            "spearman_heldout": reward["heldout"]["spearman"], "pearson_heldout": reward["heldout"]["pearson"],
