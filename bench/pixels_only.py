@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from benchlib import RESULTS, ROOT, bootstrap_ci, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from reporting.build import pick
@@ -89,6 +90,17 @@ def _transfer_rows(run: Path) -> list[dict]:
     return [{k: row[k] for k in keys if k in row} for row in rows]
 
 
+def transfer_over_seeds(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Per HackAtari variant, the mean over the seeds that played it of each agent's return and drop."""
+    keys = ("teacher_return", "teacher_drop", "symbolic_return", "symbolic_drop")
+    played: dict[str, list[dict]] = {}
+    for row in rows:
+        for variant in row["transfer"]:
+            played.setdefault(variant["variant"], []).append(variant)
+    return {name: {"seeds": len(variants), **{k: float(np.mean([v[k] for v in variants])) for k in keys}}
+            for name, variants in played.items()}
+
+
 def _rounded(value: float | None) -> int | None:
     return None if value is None else round(value)
 
@@ -133,7 +145,8 @@ def main() -> None:
     means = {key: over_runs([r[key] for r in rows])
              for key in ("random", "teacher", "distilled", "finetuned")}
     print(means)
-    result = {"config": args.config, "rows": rows, "targets": targets, "over_seeds": means}
+    result = {"config": args.config, "rows": rows, "targets": targets, "over_seeds": means,
+              "transfer_over_seeds": transfer_over_seeds(rows)}
     print(f"results -> {save(f'pixels_only_{game}', result)}")
 
 
