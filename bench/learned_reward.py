@@ -9,8 +9,8 @@ own ``--seed`` (read from the run's teacher/config.yaml). The reward stage is ru
 (``learn_reward.py``, same config); one made with other settings stops the bench. Then Stage III's
 search runs twice from the run's distilled forest with the same seed and budget, once on the game's
 score and once on the learned reward; both outputs are evaluated on the test seeds by the game's
-score. Written to results/<name>.json, with the mean and
-95 % bootstrap interval over runs of every figure.
+score. Written to results/<name>.json, with the mean and 95 % bootstrap interval over runs of every
+figure.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from benchlib import over_runs, run_config, save, table  # noqa: I001  (puts the
 import learn_reward
 from common.io import read_json
 from pipeline.finetune import evaluate_forest, load_inputs, random_return, search
+from pipeline.run import stage_state
 
 
 def one_run(config_path: str, run: Path, overrides: list[str]) -> dict:
     config, folder = run_config(config_path, run, overrides)
     seed = config.seed
-    stage = folder.stage(learn_reward.STAGE, "learn_reward.py")
-    state = stage.state(stage.key(config, learn_reward.SECTIONS, learn_reward.READS))
+    stage, state = stage_state(folder, learn_reward, config)
     if state in ("stale", "other settings"):
         raise SystemExit(f"error: {stage.path} was made with other settings or inputs; move it aside to "
                          "learn the reward again with these")

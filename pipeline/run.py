@@ -7,9 +7,10 @@ import argparse
 import importlib
 import time
 from collections.abc import Callable
+from types import ModuleType
 
 from common.errors import UserError
-from common.runs import RunFolder
+from common.runs import RunFolder, StageDir
 from pipeline.config import Config, load_config
 
 # (module with STAGE, SECTIONS, READS (or reads(config)) and main(argv), extra leading arguments)
@@ -29,6 +30,13 @@ WANTED: dict[str, Callable[[Config], bool]] = {
 }
 
 
+def stage_state(run: RunFolder, module: ModuleType, config: Config) -> tuple[StageDir, str]:
+    """A stage script's folder in ``run`` and its state for ``config`` (``StageDir.state``)."""
+    stage = run.stage(module.STAGE, f"{module.__name__}.py")
+    reads = module.reads(config) if hasattr(module, "reads") else module.READS
+    return stage, stage.state(stage.key(config, module.SECTIONS, reads))
+
+
 def run_pipeline(args: argparse.Namespace) -> None:
     """``args``: config, run, seed, force and overrides, as ``run_pipeline.py`` parses them."""
     config = load_config(args.config, args.overrides, args.seed)
@@ -44,9 +52,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
         if not WANTED.get(module_name, lambda _: True)(config):
             continue
         module = importlib.import_module(module_name)
-        stage = run.stage(module.STAGE, f"{module_name}.py")
-        reads = module.reads(config) if hasattr(module, "reads") else module.READS
-        state = stage.state(stage.key(config, module.SECTIONS, reads))
+        stage, state = stage_state(run, module, config)
         flags = []
         if args.force:
             flags = ["--force"]
