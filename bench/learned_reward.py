@@ -6,7 +6,9 @@ fine-tuning on them finds, scored by the game.
 
 Each run folder needs finished teacher, dataset and distill stages, made with the same config and its
 own ``--seed`` (read from the run's teacher/config.yaml). The reward stage is run where it is missing
-(``learn_reward.py``, same config); one made with other settings stops the bench. Then Stage III's
+(``learn_reward.py``, same config); one made with other settings stops the bench, or with
+``--relearn`` is learned again (the run's played demonstrations are reused, so it takes the training
+time only, not the minutes of play). Then Stage III's
 search runs twice from the run's distilled forest with the same seed and budget, once on the game's
 score and once on the learned reward; both outputs are evaluated on the test seeds by the game's
 score. Written to results/<name>.json, with the mean and 95 % bootstrap interval over runs of every
@@ -28,16 +30,17 @@ from pipeline.finetune import evaluate_forest, load_inputs, random_return, searc
 from pipeline.run import stage_state
 
 
-def one_run(config_path: str, run: Path, overrides: list[str]) -> dict:
+def one_run(config_path: str, run: Path, overrides: list[str], relearn: bool) -> dict:
     config, folder = run_config(config_path, run, overrides)
     seed = config.seed
     stage, state = stage_state(folder, learn_reward, config)
-    if state in ("stale", "other settings"):
-        raise SystemExit(f"error: {stage.path} was made with other settings or inputs; move it aside to "
-                         "learn the reward again with these")
+    if state in ("stale", "other settings") and not relearn:
+        raise SystemExit(f"error: {stage.path} was made with other settings or inputs; pass --relearn to "
+                         "learn the reward again with these (replacing it), or move it aside")
     if state != "complete":
+        flag = {"started": ["--resume"], "stale": ["--force"], "other settings": ["--force"]}.get(state, [])
         learn_reward.main(["--config", config_path, "--run", str(run), "--seed", str(seed), *overrides,
-                           *(["--resume"] if state == "started" else [])])
+                           *flag])
     reward = read_json(run / "reward" / "eval.json")
     row = {"run": str(run), "seed": seed,
            "spearman_heldout": reward["heldout"]["spearman"], "pearson_heldout": reward["heldout"]["pearson"],
@@ -67,9 +70,11 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--runs", nargs="+", required=True)
     parser.add_argument("--name", default=None, help="results/<name>.json (default: learned_reward_<config>)")
+    parser.add_argument("--relearn", action="store_true",
+                        help="learn a run's reward again where it was made with other settings (replaces it)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    rows = [one_run(args.config, Path(run), args.overrides) for run in args.runs]
+    rows = [one_run(args.config, Path(run), args.overrides, args.relearn) for run in args.runs]
     figures = ("spearman_heldout", "pearson_heldout", "spearman_extrapolation", "symbolic_spearman_heldout",
                "distilled", "finetune_game", "finetune_learned", "random")
     summary = {k: over_runs([r[k] for r in rows if r[k] is not None]) for k in figures}

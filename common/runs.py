@@ -83,7 +83,7 @@ class StageDir:
         for name in reads:
             path = self.run / name
             path = path / COMPLETE if path.is_dir() else path
-            upstream[name] = _digest(path) if path.is_file() else None
+            upstream[name] = file_digest(path) if path.is_file() else None
         settings = fingerprint({"config": section_fingerprint(config, sections),
                                 "version": project_version()})
         return StageKey(settings, upstream, fingerprint({"settings": settings, "upstream": upstream}))
@@ -158,7 +158,8 @@ class RunFolder:
         return StageDir(self.path, name, producer)
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """Short sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

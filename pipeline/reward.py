@@ -5,7 +5,9 @@ read through) and ``dataset.json`` (whose training split fits the feature spec, 
 does). Writes ``reward/``: model.pt and model.json (the ensemble, ``reward.trex.LearnedReward``),
 program.json and program.txt (the reward distilled into one program), eval.json (correlations of
 predicted and true returns on held-out episodes, the extrapolation episodes of the held-out
-checkpoints among them), scatter.png and tensorboard/.
+checkpoints among them), scatter.png and tensorboard/. The demonstrations are kept in
+``cache/demonstrations/`` of the run (``reward.demos.DemonstrationCache``), so learning the reward
+again with other training settings (``--force``) replays nothing; deleting that folder is safe.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from scipy.stats import pearsonr, spearmanr
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from common.config import to_dict
 from common.errors import UserError
 from common.io import write_json, write_text
+from common.runs import StageKey, project_version
 from envs import action_names
 from gplearn_custom.data import load_dataset
 from gplearn_custom.distill import feature_spec
@@ -28,7 +32,7 @@ from gplearn_custom.regression import SymbolicRewardRegressor
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from reporting.scatter import plot_scatter
-from reward.demos import Demonstration, demonstrations, demonstrators
+from reward.demos import Demonstration, DemonstrationCache, demonstrations, demonstrators
 from reward.trex import ClipBatch, LearnedReward, draw_pairs, reward_network, train_member
 from see.perception import Perception
 from teacher.agent import CHECKPOINTS, checkpoint_files
@@ -36,6 +40,7 @@ from teacher.agent import CHECKPOINTS, checkpoint_files
 STAGE = "reward"
 SECTIONS = ("env", "teacher", "detector", "dataset", "distill", "reward")
 READS = ("teacher", "dataset", "dataset.json", "dataset.meta.json")
+CACHE = Path("cache") / "demonstrations"
 
 
 def load_perception(run: Path) -> Perception:
@@ -90,7 +95,18 @@ def correlations(predicted: np.ndarray, true: np.ndarray) -> dict:
             "episodes": len(true)}
 
 
-def learn_reward(config: Config, run: Path, out: Path) -> dict:
+def demonstration_cache(config: Config, run: Path, key: StageKey) -> DemonstrationCache:
+    """The run's cache of played episodes, for what they depend on: the game, the perception (the
+    dataset and its meta file, whose key covers the detector), the seed and how the checkpoints play."""
+    cfg = config.reward
+    perception = {name: key.upstream[name] for name in ("dataset", "dataset.meta.json")}
+    return DemonstrationCache(run / CACHE, {
+        "env": to_dict(config.env), "perception": perception,
+        "seed": config.seed, "deterministic": cfg.deterministic, "max_steps": cfg.max_episode_steps,
+        "device": config.teacher.device, "version": project_version()})
+
+
+def learn_reward(config: Config, run: Path, out: Path, cache: DemonstrationCache | None = None) -> dict:
     """Everything the stage does after its inputs were checked; returns eval.json's content."""
     cfg = config.reward
     started = time.perf_counter()
@@ -101,7 +117,7 @@ def learn_reward(config: Config, run: Path, out: Path) -> dict:
                             len(action_names(config.env)), cfg.include_random, cfg.deterministic,
                             config.teacher.device, config.seed)
     episodes = list(tqdm(demonstrations(config.env, sources, perception, cfg.episodes_per_checkpoint,
-                                        cfg.max_episode_steps, config.seed),
+                                        cfg.max_episode_steps, config.seed, cache),
                          total=len(sources) * cfg.episodes_per_checkpoint, desc="demonstrations", unit="ep"))
     demo_seconds = time.perf_counter() - started
     features = [spec.transform(e.states) if e.states else np.zeros((0, spec.n_features)) for e in episodes]
@@ -164,6 +180,7 @@ def learn_reward(config: Config, run: Path, out: Path) -> dict:
         "object_source": perception.source.__class__.__name__,
         "privileged": config.detector.source == "oracle",
         "demonstration_seconds": demo_seconds,
+        "demonstrators_from_cache": 0 if cache is None else cache.hits,
         "train_seconds": train_seconds,
         "seconds": time.perf_counter() - started,
         "seed": config.seed,
@@ -212,7 +229,7 @@ def reward_stage(args: StageArgs) -> dict:
     check_demonstrators(config, args.run.path)
     key = stage.key(config, SECTIONS, READS)
     out = stage.prepare(config, key, args.resume, args.force)
-    report = learn_reward(config, args.run.path, out)
+    report = learn_reward(config, args.run.path, out, demonstration_cache(config, args.run.path, key))
     summary = {k: report[k] for k in ("heldout", "extrapolation", "symbolic_heldout", "seconds")}
     stage.finish(key, summary)
     held, extra = report["heldout"], report["extrapolation"]

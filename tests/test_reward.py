@@ -177,6 +177,52 @@ def test_the_stage_writes_the_reward_its_evaluation_and_its_program(run_with_che
         learn_reward.main(args)
 
 
+def test_learning_again_with_other_training_settings_replays_no_demonstration(run_with_checkpoints,
+                                                                              monkeypatch):
+    import reward.demos
+
+    run = run_with_checkpoints
+    if not (run / "reward" / "complete.json").is_file():
+        learn_reward.main(["--config", str(PONG), "--run", str(run), *SMALL])
+    before = json.loads((run / "reward" / "eval.json").read_text())
+    assert len(list((run / "cache" / "demonstrations").glob("*.npz"))) == 3  # one per demonstrator
+
+    def no_play(*args, **kwargs):
+        raise AssertionError("a kept demonstration was played again")
+
+    monkeypatch.setattr(reward.demos, "play", no_play)
+    again = learn_reward.main(["--config", str(PONG), "--run", str(run), "--force", *SMALL, "reward.epochs=2",
+                               "reward.episodes_per_checkpoint=2"])  # the first two of three kept
+    assert again["demonstrators_from_cache"] == 3 and before["demonstrators_from_cache"] == 0
+    kept = {(e["source"], e["seed"]): e for e in before["episodes"]}
+    for e in again["episodes"]:
+        assert {k: e[k] for k in ("length", "true_return")} == {
+            k: kept[(e["source"], e["seed"])][k] for k in ("length", "true_return")}
+    with pytest.raises(AssertionError, match="played again"):  # more than were kept: played anew
+        learn_reward.main(["--config", str(PONG), "--run", str(run), "--force", *SMALL,
+                           "reward.episodes_per_checkpoint=4"])
+    monkeypatch.undo()
+    learn_reward.main(["--config", str(PONG), "--run", str(run), "--force", *SMALL])  # as the next tests want
+
+
+def test_the_demonstration_cache_gives_back_the_objects_exactly(tmp_path):
+    from reward.demos import Demonstration, DemonstrationCache, Demonstrator
+
+    source = Demonstrator("ppo_5_steps.zip", 5, None, "ppo_5_steps.zip:abc")
+    obj = {"type": 2, "x_velocity": -0.125, "y_velocity": 1 / 3, "x_position": 10.5, "y_position": 7.0,
+           "width": 1.0, "height": 9.0, "score": 0.9375}
+    episodes = [Demonstration(source.name, 1, 7, [[obj, {**obj, "type": 0}], [], [obj]], 2.0),
+                Demonstration(source.name, 1, 8, [[]], -1.0)]
+    cache = DemonstrationCache(tmp_path, {"seed": 0})
+    cache.save(source, episodes)
+    assert cache.load(source, 1, 2) == episodes and cache.load(source, 1, 1) == episodes[:1]
+    assert isinstance(cache.load(source, 1, 1)[0].states[0][0]["type"], int)
+    assert cache.load(source, 1, 3) == []  # fewer kept than asked
+    assert DemonstrationCache(tmp_path, {"seed": 1}).load(source, 1, 1) == []  # other settings
+    other = Demonstrator(source.name, 5, None, "ppo_5_steps.zip:def")  # same name, other bytes
+    assert cache.load(other, 1, 1) == []
+
+
 def test_the_stage_refuses_too_few_ranks_before_writing(run_with_checkpoints, tmp_path):
     run = tmp_path / "run"
     RunFolder(run).create_marker("BuiltinPong-v0")
