@@ -1,7 +1,7 @@
 """Stage I benchmark: train the default teacher from scratch and report time and return.
 
     .venv/bin/python bench/teacher.py [--config configs/pong.yaml] [--seeds 0,1,2] [--episodes 30]
-        [key=value ...]
+        [--name teacher] [key=value ...]
 
 Target (issue 2): the built-in default teacher reaches >= 90 % of the game's maximum return
 within 5 minutes on 2 CPU cores (aim for 3). The stage reports its return on the 10 evaluation
@@ -21,6 +21,7 @@ import numpy as np
 from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
 
 import train_visual_rl
+from envs import env_kind
 from envs.evaluation import EvalConfig, evaluate
 from pipeline.config import load_config
 from teacher.agent import TeacherAgent
@@ -28,6 +29,8 @@ from teacher.agent import TeacherAgent
 
 def max_return(config) -> float | None:
     """The game's maximum return where it is known (built-in games)."""
+    if env_kind(config.env.id) != "builtin":
+        return None
     env = gym.make(config.env.id, **config.env.kwargs).unwrapped
     value = getattr(env, "max_return", None) or getattr(env, "points", None)
     return float(value) if value is not None else None
@@ -57,14 +60,15 @@ def main() -> None:
                         help="evaluation episodes (the config's first evaluation seed and the next ones) "
                              "behind the share of the maximum")
     parser.add_argument("--runs", type=Path, default=ROOT / "bench" / "runs",
-                        help="teachers are kept in RUNS/teacher-seed<N> for inspection")
+                        help="teachers are kept in RUNS/<name>-seed<N> for inspection")
+    parser.add_argument("--name", default="teacher", help="results/<name>.json (default %(default)s)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     config = load_config(args.config, args.overrides)
     best = max_return(config)
     rows = []
     for seed in args.seeds:
-        run = args.runs / f"teacher-seed{seed}"
+        run = args.runs / f"{args.name}-seed{seed}"
         if run.exists():
             shutil.rmtree(run)
         summary = train_visual_rl.main(["--config", args.config, "--run", str(run), "--seed", str(seed),
@@ -83,7 +87,11 @@ def main() -> None:
             print(f"share of the maximum ({args.episodes} episodes) over {len(shares)} seeds: "
                   f"mean {np.mean(shares):.3f}, min {min(shares):.3f}; "
                   f"seeds reaching 90 %: {sum(s >= 0.9 for s in shares)}")
-    print(f"results -> {save('teacher', {'game': config.env.id, 'max_return': best, 'runs': rows})}")
+    seeds = ",".join(map(str, args.seeds))
+    command = " ".join(["bench/teacher.py", "--config", args.config, "--seeds", seeds, "--episodes",
+                        str(args.episodes), "--name", args.name, *args.overrides])
+    path = save(args.name, {"command": command, "game": config.env.id, "max_return": best, "runs": rows})
+    print(f"results -> {path}")
 
 
 if __name__ == "__main__":

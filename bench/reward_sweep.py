@@ -1,0 +1,70 @@
+"""Learned-reward (T-REX) training settings compared on finished runs, from their kept demonstrations.
+
+    .venv/bin/python bench/reward_sweep.py --config configs/atari_pong.yaml --runs R0 R1 R2 \
+        --variants "" "reward.pairs=10000" "reward.epochs=10" [--name reward_sweep_atari_pong] [key=value ...]
+
+Each variant is a set of overrides on top of ``--config`` and the common ``key=value`` overrides. The
+reward is learned into a temporary folder, so the runs' own reward stages are never touched. The
+demonstrations come from each run's ``cache/demonstrations/`` (made by ``learn_reward.py`` on that
+run with the same game, perception, seed and step cap); a run without them plays them first, once,
+and keeps them. Written to results/<name>.json: per variant and run the held-out and extrapolation
+correlations, and their mean with a 95 % bootstrap interval over runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import tempfile
+from pathlib import Path
+
+from benchlib import over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
+
+from pipeline.reward import READS, SECTIONS, STAGE, check_demonstrators, demonstration_cache, learn_reward
+
+FIGURES = ("spearman_heldout", "pearson_heldout", "spearman_extrapolation", "symbolic_spearman_heldout")
+
+
+def one(config_path: str, run: Path, overrides: list[str]) -> dict:
+    """The reward of ``run`` learned with ``overrides``, and how it ranks the held-out episodes."""
+    config, folder = run_config(config_path, run, overrides)
+    folder.stage("teacher", "train_visual_rl.py").require_complete()
+    folder.stage("dataset", "generate_dataset.py").require_complete()
+    check_demonstrators(config, folder.path)
+    key = folder.stage(STAGE, "learn_reward.py").key(config, SECTIONS, READS)
+    cache = demonstration_cache(config, folder.path, key)
+    with tempfile.TemporaryDirectory() as out:
+        report = learn_reward(config, folder.path, Path(out), cache)
+    return {"run": str(run), "seed": config.seed,
+            "spearman_heldout": report["heldout"]["spearman"],
+            "pearson_heldout": report["heldout"]["pearson"],
+            "spearman_extrapolation": report["extrapolation"]["spearman"],
+            "symbolic_spearman_heldout": report["symbolic_heldout"]["spearman"],
+            **{k: report[k] for k in ("demonstrators_from_cache", "demonstration_seconds", "train_seconds")}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--runs", nargs="+", required=True)
+    parser.add_argument("--variants", nargs="+", required=True,
+                        help='each a quoted list of overrides ("" for the config as it is)')
+    parser.add_argument("--name", default=None, help="results/<name>.json (default: reward_sweep_<config>)")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    variants = {}
+    for variant in args.variants:
+        rows = [one(args.config, Path(run), [*args.overrides, *shlex.split(variant)]) for run in args.runs]
+        summary = {k: over_runs([r[k] for r in rows if r[k] is not None]) for k in FIGURES}
+        variants[variant or "(config)"] = {"rows": rows, "summary": summary}
+    print(table([{"variant": name, **{k: round(v["summary"][k]["mean"], 3) for k in FIGURES}}
+                 for name, v in variants.items()], ["variant", *FIGURES]))
+    name = args.name or f"reward_sweep_{Path(args.config).stem}"
+    command = (f"bench/reward_sweep.py --config {args.config} --runs {' '.join(args.runs)} --variants "
+               + " ".join(shlex.quote(v) for v in args.variants)
+               + (" " + " ".join(args.overrides) if args.overrides else ""))
+    print(f"results -> {save(name, {'command': command, 'variants': variants})}")
+
+
+if __name__ == "__main__":
+    main()
