@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import ROOT, bootstrap_ci, save, table  # noqa: I001  (puts the repository on sys.path)
 
 import train_visual_rl
 from envs import env_kind
@@ -78,9 +78,10 @@ def main() -> None:
         rows.append({"seed": seed, "steps": summary["timesteps"], "wall_s": summary["wall_seconds"],
                      "frames_per_s": summary["frames_per_second"], "return": summary["return_mean"],
                      f"return_{args.episodes}": wide.mean, f"std_{args.episodes}": wide.std,
+                     f"ci95_{args.episodes}": bootstrap_ci(wide.returns), "returns": wide.returns,
                      "share_of_max": wide.mean / best if best else None})
     print(f"{config.env.id}, maximum return {best}")
-    print(table(rows, list(rows[0])))
+    print(table(rows, [c for c in rows[0] if c != "returns"]))
     if len(rows) > 1:
         shares = [row["share_of_max"] for row in rows if row["share_of_max"] is not None]
         if shares:
