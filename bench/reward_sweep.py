@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchlib import over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
 
-from pipeline.reward import READS, SECTIONS, STAGE, check_demonstrators, demonstration_cache, learn_reward
+from pipeline.reward import check_inputs, demonstration_cache, learn_reward
 
 FIGURES = ("spearman_heldout", "pearson_heldout", "spearman_extrapolation", "symbolic_spearman_heldout")
 
@@ -28,11 +28,7 @@ FIGURES = ("spearman_heldout", "pearson_heldout", "spearman_extrapolation", "sym
 def one(config_path: str, run: Path, overrides: list[str]) -> dict:
     """The reward of ``run`` learned with ``overrides``, and how it ranks the held-out episodes."""
     config, folder = run_config(config_path, run, overrides)
-    folder.stage("teacher", "train_visual_rl.py").require_complete()
-    folder.stage("dataset", "generate_dataset.py").require_complete()
-    check_demonstrators(config, folder.path)
-    key = folder.stage(STAGE, "learn_reward.py").key(config, SECTIONS, READS)
-    cache = demonstration_cache(config, folder.path, key)
+    cache = demonstration_cache(config, folder.path, check_inputs(config, folder))
     with tempfile.TemporaryDirectory() as out:
         report = learn_reward(config, folder.path, Path(out), cache)
     return {"run": str(run), "seed": config.seed,

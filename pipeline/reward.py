@@ -24,7 +24,7 @@ from tqdm import tqdm
 from common.config import to_dict
 from common.errors import UserError
 from common.io import write_json, write_text
-from common.runs import StageKey, project_version
+from common.runs import RunFolder, StageKey, project_version
 from envs import action_names
 from gplearn_custom.data import load_dataset
 from gplearn_custom.distill import feature_spec
@@ -218,16 +218,22 @@ def write_symbolic(symbolic: SymbolicRewardRegressor, out: Path) -> None:
                f"reward ({symbolic.program_.size} nodes) = {symbolic.text()}\n")
 
 
+def check_inputs(config: Config, run: RunFolder) -> StageKey:
+    """The stage's inputs are there (a finished teacher and dataset, a perception, enough ranks to
+    train on); returns the key they give the stage."""
+    run.stage("teacher", "train_visual_rl.py").require_complete()
+    run.stage("dataset", "generate_dataset.py").require_complete()
+    load_perception(run.path)
+    check_demonstrators(config, run.path)
+    return run.stage(STAGE, "learn_reward.py").key(config, SECTIONS, READS)
+
+
 def reward_stage(args: StageArgs) -> dict:
     """Learn the reward of ``args.run`` from its teacher's checkpoints."""
     config = args.config
     stage = args.run.stage(STAGE, "learn_reward.py")
     stage.check_writable(args.resume, args.force)
-    args.run.stage("teacher", "train_visual_rl.py").require_complete()
-    args.run.stage("dataset", "generate_dataset.py").require_complete()
-    load_perception(args.run.path)
-    check_demonstrators(config, args.run.path)
-    key = stage.key(config, SECTIONS, READS)
+    key = check_inputs(config, args.run)
     out = stage.prepare(config, key, args.resume, args.force)
     report = learn_reward(config, args.run.path, out, demonstration_cache(config, args.run.path, key))
     summary = {k: report[k] for k in ("heldout", "extrapolation", "symbolic_heldout", "seconds")}

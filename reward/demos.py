@@ -156,13 +156,15 @@ def demonstrations(env_cfg: EnvConfig, sources: list[Demonstrator], perception: 
     """``episodes`` whole games of each demonstrator, cut at ``max_steps``; the k-th game of every
     demonstrator starts from the same development seed, so skill, not the start, sets them apart.
     With a ``cache``, a demonstrator's kept games are read instead of played, and new ones are kept."""
-    game = EnvCopies(env_cfg, 1)
+    game = None  # opened for the first demonstrator that has to play
     try:
         for index, source in enumerate(sources):
             kept = cache.load(source, index, episodes) if cache is not None else []
             if kept:
                 yield from kept
                 continue
+            if game is None:
+                game = EnvCopies(env_cfg, 1)
             players, played = RecordingPlayers(source.agent), []
             for k in range(episodes):
                 episode_seed = rollout_seed(seed + DEMONSTRATIONS, k)
@@ -173,7 +175,8 @@ def demonstrations(env_cfg: EnvConfig, sources: list[Demonstrator], perception: 
             if cache is not None:
                 cache.save(source, played)
     finally:
-        game.close()
+        if game is not None:
+            game.close()
 
 
 def read_states(perception: Perception, frames: list[np.ndarray], infos: list[dict]) -> list[list[dict]]:
