@@ -39,8 +39,9 @@ from gplearn_custom.fitness import DistillationLoss, soften  # noqa: E402
 from gplearn_custom.genetic import SymbolicPolicyDistiller  # noqa: E402
 from gplearn_custom.language.export import export_forest  # noqa: E402
 from gplearn_custom.language.features import FeatureSpec  # noqa: E402
-from gplearn_custom.language.program import PolicyProgram, ProgramEvaluator, ProgramSettings, function_set  # noqa: E402
+from gplearn_custom.language.program import ProgramEvaluator, ProgramSettings, function_set  # noqa: E402
 from gplearn_custom.language.scalar import compile_forest  # noqa: E402
+from gplearn_custom.language.variation import Variation  # noqa: E402
 from see.synthetic import scripted_pong_dataset  # noqa: E402
 
 STOCK_FUNCTIONS = ("add", "sub", "mul", "div", "neg", "abs", "max", "min")
@@ -84,9 +85,9 @@ def raw_evaluation(X, probs, n_programs: int, seed: int) -> None:
     the custom evaluator (with the clipped operators of gplearn_custom.language.operators)."""
     settings = ProgramSettings(function_set(STOCK_FUNCTIONS), X.shape[1])
     rng = np.random.RandomState(seed)
-    programs = [PolicyProgram(settings, rng) for _ in range(n_programs)]
-    stock_programs = [_Program(**{**vars_for_stock(p), "program": [
-        _function_map[n.name] if isinstance(n, _Function) else n for n in p.program]}) for p in programs]
+    programs = [Variation(settings).grow(rng) for _ in range(n_programs)]
+    stock_programs = [_Program(**{**vars_for_stock(settings), "program": [
+        _function_map[n.name] if isinstance(n, _Function) else n for n in p]}) for p in programs]
     y, weights = probs.argmax(1).astype(float), np.ones(len(X))
     start = time.process_time()
     with np.errstate(all="ignore"):
@@ -99,7 +100,7 @@ def raw_evaluation(X, probs, n_programs: int, seed: int) -> None:
         evaluator = ProgramEvaluator(X, cache_mb)
         start = time.process_time()
         for i in range(0, n_programs - 2, 3):  # forests of three programs
-            loss([evaluator(p.program) for p in programs[i:i + 3]])
+            loss([evaluator(p) for p in programs[i:i + 3]])
         rates[cache_mb] = n_programs / (time.process_time() - start)
     print(f"raw evaluation of {n_programs} random programs on {len(X)} states (programs per CPU second):")
     print(f"  stock gplearn _Program.raw_fitness (MAE):          {stock:8.0f}")
@@ -108,12 +109,12 @@ def raw_evaluation(X, probs, n_programs: int, seed: int) -> None:
           "(cold cache: random programs share few subtrees; evolution's children share many)")
 
 
-def vars_for_stock(p: PolicyProgram) -> dict:
-    """gplearn ``_Program`` arguments of a custom program, with gplearn's MAE as its metric."""
-    return dict(function_set=[_function_map[n] for n in STOCK_FUNCTIONS], arities=p.arities,
-                init_depth=(2, 4), init_method="half and half", n_features=p.n_features,
-                const_range=p.const_range, metric=_fitness_map["mean absolute error"], p_point_replace=0.05,
-                parsimony_coefficient=0.0, random_state=None)
+def vars_for_stock(settings: ProgramSettings) -> dict:
+    """gplearn ``_Program`` arguments of a run's programs, with gplearn's MAE as its metric."""
+    return dict(function_set=[_function_map[n] for n in STOCK_FUNCTIONS], arities=settings.arities,
+                init_depth=(2, 4), init_method="half and half", n_features=settings.n_features,
+                const_range=settings.const_range, metric=_fitness_map["mean absolute error"],
+                p_point_replace=0.05, parsimony_coefficient=0.0, random_state=None)
 
 
 def cnn_decisions_per_second(n: int = 300) -> float:

@@ -2,8 +2,9 @@
 
 A member is a whole forest, one program per action. Each generation: the first population, or the
 next bred from the last (``elitism`` best pass unchanged; the others are tournament winners
-changed by one of gplearn's operators on one action's program, or copied when the operator gives
-nothing or a program over ``max_program_size`` nodes), then the fitness, then an optional
+changed by one of gplearn's operators on one action's program, as re-written for speed in
+``gplearn_custom.language.variation``, or copied when the operator gives a program over
+``max_program_size`` nodes), then the fitness, then an optional
 improvement step (constants tuned by gradient), then per-generation statistics. With a checkpoint
 path the state, the random state included, is written atomically after every generation, and a
 resumed run ends exactly where an uninterrupted one does.
@@ -16,6 +17,7 @@ throughout this module.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -26,15 +28,10 @@ import numpy as np
 
 from common.errors import UserError
 from common.io import read_json, write_json
+from gplearn_custom.draws import BufferedDraws
 from gplearn_custom.language.forest import SymbolicForest
-from gplearn_custom.language.program import (
-    Node,
-    PolicyProgram,
-    ProgramSettings,
-    cache_key,
-    from_tokens,
-    to_tokens,
-)
+from gplearn_custom.language.program import Node, cache_key, from_tokens, to_tokens
+from gplearn_custom.language.variation import Variation
 
 OPERATORS = ("crossover", "subtree", "hoist", "point", "constant")  # gplearn's, then ours
 CHECKPOINT_FORMAT = 2  # part of each search's signature: an older checkpoint is refused, not misread
@@ -123,12 +120,14 @@ class LoopSettings:
 
 
 class Evolution:
-    """The loop; a search sets ``_loop``, ``_settings`` (for gplearn's operators), ``_rng`` and
-    ``_names`` (feature, action and function names, feature spec) and fills in the hooks below."""
+    """The loop; a search sets ``_loop``, ``_variation`` (the program operators), ``_rng`` and
+    ``_names`` (feature, action and function names, feature spec) and fills in the hooks below.
+    While a population is made (``_initial``, ``_breed`` and the hooks they call), ``_rng`` is a
+    ``BufferedDraws`` over the search's ``RandomState``: the same numbers, and any method."""
 
     _loop: LoopSettings
-    _settings: ProgramSettings
-    _rng: np.random.RandomState
+    _variation: Variation
+    _rng: np.random.RandomState | BufferedDraws
     _names: tuple
 
     # ----------------------------------------------------------------------------- hooks
@@ -186,7 +185,11 @@ class Evolution:
             if stopped:
                 break
             began, work = time.perf_counter(), self._work()
-            population = self._initial() if population is None else self._breed(population, generation)
+            draws = self._rng = BufferedDraws(self._rng)
+            try:
+                population = self._initial() if population is None else self._breed(population, generation)
+            finally:
+                self._rng = draws.release()
             self._evaluate(population)
             self._improve(population)
             best = self.best_of(population)
@@ -221,15 +224,15 @@ class Evolution:
     def _breed(self, parents: list[Member], generation: int) -> list[Member]:
         parents, action = self._before_breeding(parents, generation)
         loop = self._loop
-        scores = np.array([m.fitness for m in parents])
+        scores = [m.fitness for m in parents]
         children = [self._copy(parents[i], "elite") for i in self.ranked(parents)[: loop.elitism]]
-        thresholds = np.cumsum(loop.operator_probabilities)
+        thresholds = np.cumsum(loop.operator_probabilities).tolist()
         while len(children) < loop.population_size:
             parent = parents[self._tournament(scores)]
             child = self._special_child(parent)
             if child is None:
                 a = self._rng.randint(len(parent.programs)) if action is None else action
-                chosen = int(np.searchsorted(thresholds, self._rng.uniform(), side="right"))
+                chosen = bisect.bisect_right(thresholds, self._rng.uniform())
                 if chosen == len(OPERATORS):
                     child = self._copy(parent, "reproduction")
                 else:
@@ -240,36 +243,37 @@ class Evolution:
 
     def _vary(self, parent: Member, action: int, operator: str, donor: Member | None) -> Member:
         """One operator on ``action``'s program; nothing or an oversized program copies the parent."""
-        program, rng = PolicyProgram(self._settings, None, parent.programs[action]), self._rng
+        program, rng, variation = parent.programs[action], self._rng, self._variation
         if operator == "crossover":
-            nodes = program.crossover(donor.programs[action], rng)[0]
+            nodes = variation.crossover(program, donor.programs[action], rng)
         elif operator == "subtree":
-            nodes = program.subtree_mutation(rng)[0]
+            nodes = variation.subtree_mutation(program, rng)
         elif operator == "hoist":
-            nodes = program.hoist_mutation(rng)[0]
+            nodes = variation.hoist_mutation(program, rng)
         elif operator == "point":
-            nodes = program.point_mutation(rng)[0]
+            nodes = variation.point_mutation(program, rng)
         else:
-            nodes = program.constant_mutation(rng)
-        if nodes is None or len(nodes) > self._loop.max_program_size:
+            nodes = variation.constant_mutation(program, rng)
+        if len(nodes) > self._loop.max_program_size:
             return self._copy(parent, "reproduction")
         lineage = parent.lineage if donor is None or donor.lineage == parent.lineage else "mixed"
-        return parent.changed(action, list(nodes), operator, lineage)
+        return parent.changed(action, nodes, operator, lineage)
 
     def _copy(self, member: Member, origin: str) -> Member:
         fitness = member.fitness if self._loop.fixed_fitness else float("nan")
         measures = member.measures if self._loop.fixed_fitness else {}
         return dataclasses.replace(member, origin=origin, fitness=fitness, measures=measures)
 
-    def _tournament(self, scores: np.ndarray) -> int:
-        contenders = self._rng.randint(0, len(scores), self._loop.tournament_size)
-        return int(contenders[np.argmax(scores[contenders])])
+    def _tournament(self, scores: list[float]) -> int:
+        """The fittest of ``tournament_size`` members drawn with replacement, the first of equals
+        (as numpy's argmax: fitness is never NaN); breeding draws from ``BufferedDraws``."""
+        return max(self._rng.integers(len(scores), self._loop.tournament_size), key=scores.__getitem__)
 
     def _grow(self) -> list[Node]:
         """A random program within the size limit (of 100 tries, else the smallest grown)."""
         smallest = None
         for _ in range(100):
-            program = PolicyProgram(self._settings, self._rng).program
+            program = self._variation.grow(self._rng)
             if len(program) <= self._loop.max_program_size:
                 return program
             if smallest is None or len(program) < len(smallest):

@@ -45,6 +45,7 @@ from gplearn_custom.fitness import DistillationLoss, Score, soften
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import ProgramEvaluator, ProgramSettings, function_set
+from gplearn_custom.language.variation import Variation
 
 STRATEGIES = ("joint", "coordinate")
 
@@ -161,11 +162,11 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
         self._optimizer = ConstantOptimizer(X, target, sample_weight, self.optimize_steps,
                                             soft_temperature=self.soft_judges)
         self._evaluator = ProgramEvaluator(X, self.cache_mb)
-        self._settings = ProgramSettings(
+        self._variation = Variation(ProgramSettings(
             function_set(self.function_set), X.shape[1], tuple(self.init_depth), self.init_method,
             None if self.const_range is None else tuple(self.const_range), self.p_point_replace,
             list(self.feature_names_),
-        )
+        ))
         self._names = (list(self.feature_names_), list(self.action_names_), list(self.function_set),
                        self.feature_spec)
         self._loop = LoopSettings(

@@ -21,6 +21,7 @@ from gplearn_custom.evolution import Evolution, LoopSettings, Member
 from gplearn_custom.language.export import simplify, to_sympy
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.program import ProgramEvaluator, ProgramSettings, execute, function_set
+from gplearn_custom.language.variation import Variation
 
 
 def affine_fit(output: np.ndarray, target: np.ndarray) -> tuple[float, float, float]:
@@ -82,10 +83,9 @@ class SymbolicRewardRegressor(RegressorMixin, BaseEstimator, Evolution):
         self._rng = check_random_state(self.random_state)
         self._target = y
         self._evaluator = ProgramEvaluator(X)
-        self._settings = ProgramSettings(function_set(self.function_set), X.shape[1], tuple(self.init_depth),
-                                         self.init_method,
-                                         None if self.const_range is None else tuple(self.const_range),
-                                         self.p_point_replace, names)
+        self._variation = Variation(ProgramSettings(
+            function_set(self.function_set), X.shape[1], tuple(self.init_depth), self.init_method,
+            None if self.const_range is None else tuple(self.const_range), self.p_point_replace, names))
         self._names = (names, ["reward"], list(self.function_set), self.feature_spec)
         self._loop = LoopSettings(
             self.population_size, self.generations, self.tournament_size, self.elitism, self.max_program_size,

@@ -17,8 +17,9 @@ from gplearn_custom.evaluation import SymbolicAgent, evaluate_symbolic
 from gplearn_custom.fitness import log_softmax
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
-from gplearn_custom.language.program import FUNCTIONS, PolicyProgram, ProgramSettings
+from gplearn_custom.language.program import FUNCTIONS, ProgramSettings
 from gplearn_custom.language.torch_forest import TorchForest
+from gplearn_custom.language.variation import Variation
 from gplearn_custom.rl import evolution
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.evolution import RewardEvolution
@@ -64,7 +65,7 @@ def random_forest(seed: int) -> SymbolicForest:
     settings = ProgramSettings(list(FUNCTIONS.values()), SPEC.n_features, init_depth=(1, 4),
                                const_range=(-2.0, 2.0))
     rng = np.random.RandomState(seed)
-    programs = [PolicyProgram(settings, rng).program for _ in ACTIONS]
+    programs = [Variation(settings).grow(rng) for _ in ACTIONS]
     return SymbolicForest(programs, SPEC.names, ACTIONS, sorted(FUNCTIONS), SPEC, scale=1.7)
 
 

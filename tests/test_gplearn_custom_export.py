@@ -10,7 +10,8 @@ import pytest
 from gplearn_custom.language.export import export_forest, program_text, to_sympy
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
-from gplearn_custom.language.program import FUNCTIONS, PolicyProgram, ProgramSettings
+from gplearn_custom.language.program import FUNCTIONS, ProgramSettings
+from gplearn_custom.language.variation import Variation
 from see.synthetic import scripted_pong_dataset
 
 F = FUNCTIONS
@@ -25,7 +26,7 @@ def states():
 def random_forest(spec, seed):
     settings = ProgramSettings(list(FUNCTIONS.values()), spec.n_features, init_depth=(1, 4))
     rng = np.random.RandomState(seed)
-    programs = [PolicyProgram(settings, rng).program for _ in range(3)]
+    programs = [Variation(settings).grow(rng) for _ in range(3)]
     return SymbolicForest(programs, spec.names, ["NOOP", "UP", "DOWN"], sorted(FUNCTIONS), spec, scale=3.0)
 
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from gplearn_custom.language.forest import SymbolicForest
-from gplearn_custom.language.program import FUNCTIONS, PolicyProgram, ProgramSettings
+from gplearn_custom.language.program import FUNCTIONS, ProgramSettings
 from gplearn_custom.language.scalar import compile_forest, scalar_source
+from gplearn_custom.language.variation import Variation
 
 N_FEATURES = 12
 
@@ -14,7 +15,7 @@ def random_forest(seed: int, n_actions: int = 3) -> SymbolicForest:
     settings = ProgramSettings(list(FUNCTIONS.values()), N_FEATURES, init_depth=(1, 5),
                                const_range=(-2.0, 2.0))
     rng = np.random.RandomState(seed)
-    programs = [PolicyProgram(settings, rng).program for _ in range(n_actions)]
+    programs = [Variation(settings).grow(rng) for _ in range(n_actions)]
     names = [f"f{i}" for i in range(N_FEATURES)]
     return SymbolicForest(programs, names, [f"a{i}" for i in range(n_actions)], sorted(FUNCTIONS))
 

@@ -1,10 +1,10 @@
 """Programs as gplearn represents them, and a fast evaluator for a whole population.
 
 A program is gplearn's flat prefix list: ``_Function`` nodes, ``int`` feature indices and
-``float`` constants. ``PolicyProgram`` is gplearn's ``_Program`` with one run's settings bound in,
-so its crossover and mutations are used unchanged. ``ProgramEvaluator`` runs programs on a fixed
-feature matrix and caches the outputs of subtrees: offspring share most of their subtrees with
-their parents, so a child usually costs only the operations on the path to the changed node.
+``float`` constants; ``gplearn_custom.language.variation`` grows and varies them as gplearn does.
+``ProgramEvaluator`` runs programs on a fixed feature matrix and caches the outputs of subtrees:
+offspring share most of their subtrees with their parents, so a child usually costs only the
+operations on the path to the changed node.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
-from gplearn._program import _Program
 from gplearn.functions import _Function
 
 from gplearn_custom.language.operators import OPERATORS
@@ -108,7 +107,7 @@ def cache_key(program: Sequence[Node]) -> tuple:
 
 @dataclass
 class ProgramSettings:
-    """What gplearn's ``_Program`` needs to grow and mutate programs of one run."""
+    """What growing and varying the programs of one run needs (gplearn's ``_Program`` settings)."""
 
     function_set: list[_Function]
     n_features: int
@@ -123,44 +122,6 @@ class ProgramSettings:
         self.arities = {}
         for function in self.function_set:
             self.arities.setdefault(function.arity, []).append(function)
-
-
-class PolicyProgram(_Program):
-    """gplearn's ``_Program`` bound to a run's settings; fitness lives on the forest, not here."""
-
-    def __init__(self, settings: ProgramSettings, random_state: np.random.RandomState,
-                 program: list[Node] | None = None):
-        super().__init__(
-            function_set=settings.function_set,
-            arities=settings.arities,
-            init_depth=settings.init_depth,
-            init_method=settings.init_method,
-            n_features=settings.n_features,
-            const_range=settings.const_range,
-            metric=None,
-            p_point_replace=settings.p_point_replace,
-            parsimony_coefficient=0.0,
-            random_state=random_state,
-            feature_names=settings.feature_names,
-            program=program,
-        )
-        self.settings = settings
-
-    def child(self, program: list[Node]) -> PolicyProgram:
-        return PolicyProgram(self.settings, None, program)
-
-    def constant_mutation(self, random_state: np.random.RandomState, sigma: float = 0.5) -> list[Node]:
-        """Scale every constant by exp(sigma * N(0, 1)) and shift it by 0.01 * N(0, 1), or point
-        mutate a program without constants: a local search step that moves constants by orders
-        of magnitude as easily as by percents, where gplearn only redraws them uniformly."""
-        program = list(self.program)
-        slots = [i for i, n in enumerate(program) if isinstance(n, float)]
-        if not slots:
-            return self.point_mutation(random_state)[0]
-        for i in slots:
-            scaled = program[i] * np.exp(sigma * random_state.normal())
-            program[i] = float(scaled + 0.01 * random_state.normal())
-        return program
 
 
 class ProgramEvaluator:

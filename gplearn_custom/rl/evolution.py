@@ -39,6 +39,7 @@ from common.seeds import draw_selection_seeds
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
 from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.language.program import ProgramSettings, function_set
+from gplearn_custom.language.variation import Variation
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.fitness import episode_returns, fitness, selection_returns
 from gplearn_custom.rl.lockstep import Lockstep
@@ -74,11 +75,11 @@ class RewardEvolution(Evolution):
         self.tuner = tuner
         self.exclude = set(exclude_seeds)
         self.seed = seed
-        self._settings = ProgramSettings(
+        self._variation = Variation(ProgramSettings(
             function_set(distilled.function_names), len(distilled.feature_names), tuple(cfg.init_depth),
             const_range=tuple(cfg.const_range), p_point_replace=cfg.p_point_replace,
             feature_names=list(distilled.feature_names),
-        )
+        ))
         self._names = (distilled.feature_names, distilled.action_names, distilled.function_names,
                        distilled.feature_spec)
         self._loop = LoopSettings(
