@@ -154,10 +154,10 @@ def distil_with_restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: 
     it on validation, so a restart costs time only when it is needed. Each run checkpoints to
     ``folder/checkpoint[-rN].json``.
 
-    With ``cfg.n_jobs`` cores, restarts run side by side in worker processes (each with the cores
-    left over as evaluation threads); the output is the same as one after another, since each run
-    depends only on its seed and runs after the first that reaches ``restart_below`` are dropped.
-    A worker's generations reach ``log`` when its run ends.
+    With ``cfg.n_jobs`` cores, restarts run side by side in this process and worker processes (each
+    with the cores left over as evaluation threads); the output is the same as one after another,
+    since each run depends only on its seed and runs after the first that reaches ``restart_below``
+    are dropped. A run's generations reach ``log`` when it ends.
 
     The winner is the best on validation agreement (then the smaller), or, given ``select``, the
     one that plays best: forests of equal agreement can differ by the whole range of the game's
@@ -185,8 +185,10 @@ def _processes(cfg: DistillConfig) -> int:
 
 def _restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: Path,
               log: Callable[[int], Callable[[dict], None] | None] | None) -> Iterator[dict]:
-    """The restarts' results in order: in this process with live logging, or on worker processes
-    (spawned, so that no thread state of the caller is copied) with their logs replayed."""
+    """The restarts' results in order: one after another in this process with live logging, or on
+    ``_processes(cfg)`` cores: this process and spawned workers (spawned, so that no thread state
+    of the caller is copied), their logs replayed. This process takes each next restart that no
+    worker has begun while it waits, so it works while the workers import the project (seconds)."""
     processes = _processes(cfg)
     threads = max(1, cores(cfg.n_jobs) // processes)
     names = ["checkpoint.json"] + [f"checkpoint-r{r}.json" for r in range(1, cfg.restarts)]
@@ -195,11 +197,19 @@ def _restarts(prep: Prepared, cfg: DistillConfig, seed: int, folder: Path,
         for r, job in enumerate(jobs):
             yield _restart(*job, log=None if log is None else log(r))
         return
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+    done_here: dict[int, dict] = {}
+    with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_restart, *job) for job in jobs]
         try:
             for r, future in enumerate(futures):
-                run = future.result()
+                while r not in done_here and not future.done():
+                    # a cancelled future is one no worker has begun: this process runs it instead
+                    waiting = (k for k in range(r, len(jobs)) if k not in done_here)
+                    taken = next((k for k in waiting if futures[k].cancel()), None)
+                    if taken is None:
+                        break
+                    done_here[taken] = _restart(*jobs[taken])
+                run = done_here.pop(r) if r in done_here else future.result()
                 logger = None if log is None else log(r)
                 for stats in run.pop("logged"):
                     if logger is not None:

@@ -62,7 +62,7 @@ class DistillationLoss:
 
     def __init__(self, target: np.ndarray, actions: np.ndarray, weights: np.ndarray | None = None,
                  scale_states: int = 1024, max_iterations: int = 30, tolerance: float = 1e-5,
-                 block_bytes: int = 2**23):
+                 block_bytes: int = 2**21):
         self.target = np.ascontiguousarray(np.asarray(target, dtype=np.float64).T)  # (actions, states)
         self.actions = np.asarray(actions)
         w = np.ones(len(self.actions)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -134,14 +134,17 @@ class DistillationLoss:
             curved = c > 1e-12
             done = curved & (g * g / (2 * np.where(curved, c, 1.0)) < self.tolerance) | (
                 high[active] <= low[active] * 1.01)
-            active, g, c, x, curved = active[~done], g[~done], c[~done], x[~done], curved[~done]
+            if done.any():  # the active forests' arrays are copied only when some are done
+                keep = ~done
+                active, g, c, x, curved = active[keep], g[keep], c[keep], x[keep], curved[keep]
+                gaps, squares, teacher_gap = gaps[keep], squares[keep], teacher_gap[keep]
             if not len(active):
                 break
             proposal = np.where(curved, x - g / np.where(curved, c, 1.0), high[active])
             outside = ~((low[active] < proposal) & (proposal < high[active]))
             proposal[outside] = np.sqrt(low[active][outside] * high[active][outside])
             s[active] = proposal
-            loss_a, grad_a, curv_a = self._stats(gaps[active], squares[active], proposal, teacher_gap[active])
+            loss_a, grad_a, curv_a = self._stats(gaps, squares, proposal, teacher_gap)
             grad[active], curv[active] = grad_a, curv_a
             known = best_loss[active]
             better = (loss_a < known) | (loss_a == known) & (proposal < best_s[active])
