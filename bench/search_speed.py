@@ -122,37 +122,73 @@ def stock(population: int, generations: int) -> dict:
             "scored": population * generations}
 
 
-def ideas(n_forests: int = 3000) -> dict:
+def ideas(n_forests: int = 3000, n_children: int = 20000) -> dict:
     """Each idea alone, on the engine now: random forests of three programs scored with and without
-    the subtree cache, and by the batched loss against one forest per call."""
+    the subtree cache, by the batched loss against one forest per call and at two block sizes; and
+    children bred by gplearn's own operators on a ``RandomState`` against ``Variation`` on
+    ``BufferedDraws`` (the same children, checked)."""
     import numpy as np
+    from gplearn._program import _Program
 
     from gplearn_custom.config import DEFAULT_FUNCTION_SET
+    from gplearn_custom.draws import BufferedDraws
     from gplearn_custom.fitness import DistillationLoss, soften
-    from gplearn_custom.language.program import PolicyProgram, ProgramEvaluator, ProgramSettings, function_set
+    from gplearn_custom.language.program import ProgramEvaluator, ProgramSettings, cache_key, function_set
+    from gplearn_custom.language.variation import Variation
 
     _, X, probs, _ = states()
     rng = np.random.RandomState(0)
     settings = ProgramSettings(function_set(DEFAULT_FUNCTION_SET), X.shape[1])
-    parents = [PolicyProgram(settings, rng) for _ in range(300)]
+    variation = Variation(settings)
+    parents = [variation.grow(rng) for _ in range(300)]
     # children as evolution makes them: one subtree mutation of a parent, so subtrees repeat
-    programs = [PolicyProgram(settings, None, parents[i % 300].subtree_mutation(rng)[0])
-                for i in range(3 * n_forests)]
-    loss = DistillationLoss(soften(probs, 0.3), probs.argmax(1))
+    programs = [variation.subtree_mutation(parents[i % 300], rng) for i in range(3 * n_forests)]
     out = {}
     for cache_mb in (0, 256):
         evaluator = ProgramEvaluator(X, cache_mb)
         start = time.process_time()
-        outputs = [evaluator(p.program) for p in programs]
+        outputs = [evaluator(p) for p in programs]
         out[f"programs_per_cpu_second_cache_{cache_mb}mb"] = len(programs) / (time.process_time() - start)
     forests = [outputs[i:i + 3] for i in range(0, len(outputs), 3)]
+    loss = DistillationLoss(soften(probs, 0.3), probs.argmax(1))
     start = time.process_time()
     one = [loss(f) for f in forests]
     out["loss_forests_per_cpu_second_one_at_a_time"] = len(forests) / (time.process_time() - start)
-    start = time.process_time()
-    batched = loss.many(forests)
-    out["loss_forests_per_cpu_second_batched"] = len(forests) / (time.process_time() - start)
-    out["batched_equals_one_at_a_time"] = one == batched
+    for block_bytes in (2**23, 2**21):  # the engine before's block, and now's (fits the 1 MB L2 cache)
+        loss = DistillationLoss(soften(probs, 0.3), probs.argmax(1), block_bytes=block_bytes)
+        start = time.process_time()
+        batched = loss.many(forests)
+        out[f"loss_forests_per_cpu_second_batched_{block_bytes >> 20}mb"] = len(forests) / (
+            time.process_time() - start)
+        out[f"batched_{block_bytes >> 20}mb_equals_one_at_a_time"] = one == batched
+
+    def gplearn_child(parent, donor, operator, draws):
+        program = _Program(settings.function_set, settings.arities, settings.init_depth, settings.init_method,
+                           settings.n_features, settings.const_range, None, settings.p_point_replace, 0.0,
+                           None, program=parent)
+        return (program.crossover(donor, draws) if operator == 0 else program.subtree_mutation(draws)
+                if operator == 1 else program.hoist_mutation(draws) if operator == 2
+                else program.point_mutation(draws))[0]
+
+    def variation_child(parent, donor, operator, draws):
+        return (variation.crossover(parent, donor, draws) if operator == 0
+                else variation.subtree_mutation(parent, draws) if operator == 1
+                else variation.hoist_mutation(parent, draws) if operator == 2
+                else variation.point_mutation(parent, draws))
+
+    children = {}
+    for name, make, wrap in (("gplearn_operators", gplearn_child, lambda r: r),
+                             ("variation_buffered_draws", variation_child, BufferedDraws)):
+        draws = wrap(np.random.RandomState(1))
+        start = time.process_time()
+        made = []
+        for _ in range(n_children):  # gplearn's operator mix: crossover 0.7, the mutations 0.1, 0.05, 0.1
+            pick = draws.randint(0, len(parents), 2)
+            operator = int(np.searchsorted([0.7, 0.8, 0.85, 1.0], draws.uniform(), side="right"))
+            made.append(make(parents[pick[0]], parents[pick[1]], operator, draws))
+        out[f"children_per_cpu_second_{name}"] = n_children / (time.process_time() - start)
+        children[name] = [cache_key(c) for c in made]
+    out["same_children"] = children["gplearn_operators"] == children["variation_buffered_draws"]
     return out
 
 
