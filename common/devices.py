@@ -7,8 +7,9 @@ import os
 
 
 def cores(n_jobs: int) -> int:
-    """gplearn's meaning of ``n_jobs``: that many, or every core for -1."""
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    """gplearn's (joblib's) meaning of ``n_jobs``: that many; negative counts back from every core
+    (-1 every core, -2 all but one), at least one. 0 means nothing and is refused where it is set."""
+    return max((os.cpu_count() or 1) + 1 + n_jobs, 1) if n_jobs < 0 else n_jobs
 
 
 def torch_device(name: str) -> str:

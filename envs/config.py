@@ -37,5 +37,6 @@ class EnvConfig:
     n_jobs: int = 1
 
     def __post_init__(self) -> None:
-        if self.n_jobs == 0 or self.n_jobs < -1:
-            raise UserError(f"env.n_jobs must be a number of processes or -1 (every core), got {self.n_jobs}")
+        if self.n_jobs == 0:
+            raise UserError("env.n_jobs must be a number of processes, or negative to count back from "
+                            "every core (-1: every core), not 0")

@@ -364,9 +364,9 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
                  + self.p_constant_mutation)
         if total > 1.0 + 1e-9:
             raise ValueError(f"the genetic operators' probabilities sum to {total:.3f} > 1")
-        if self.n_jobs == 0 or self.n_jobs < -1:
-            raise ValueError(f"n_jobs must be a positive number of threads or -1 (all cores), "
-                             f"got {self.n_jobs}")
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must be a number of threads, or negative to count back from every "
+                             "core (-1: every core), as in gplearn; 0 has no meaning")
         if not 0 <= self.elitism < self.population_size:
             raise ValueError("elitism must be at least 0 and smaller than population_size")
         if self.temperature <= 0:

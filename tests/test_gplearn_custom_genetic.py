@@ -1,10 +1,12 @@
 """Evolution of forests: learns the scripted Pong teacher, reproducible, resumable, size-limited."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
+from common.devices import cores
 from gplearn_custom.constants import ConstantOptimizer
 from gplearn_custom.fitness import DistillationLoss, cross_entropy, soften
 from gplearn_custom.genetic import SymbolicPolicyDistiller
@@ -166,6 +168,12 @@ def test_threads_evaluate_the_same_forests(pong):
     assert one.forest_.programs == two.forest_.programs and one.n_evaluations_ == two.n_evaluations_
     with pytest.raises(ValueError, match="n_jobs"):
         estimator(spec, n_jobs=0).fit(X, probs)
+
+
+def test_n_jobs_counts_cores_as_gplearn_does(monkeypatch):
+    """A number of cores, or counted back from every core (joblib's rule, gplearn's n_jobs)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert [cores(n) for n in (1, 3, -1, -2, -4, -9)] == [1, 3, 4, 3, 1, 1]
 
 
 def test_soft_judges_move_a_threshold_inside_a_comparison_that_hard_ones_cannot():
