@@ -22,7 +22,7 @@ from gplearn.functions import _Function
 from gplearn_custom.language.program import Node, ProgramSettings
 
 FUNCTION_WEIGHT, TERMINAL_WEIGHT = 0.9, 0.1  # Koza's (1992) choice of crossover points, as gplearn's
-_MAX_SHAPES = 200_000  # cached weight tables (a few hundred bytes each)
+_MAX_SHAPES = 20_000  # cached weight tables, about 1 kB each (a default restart uses under 2,000)
 
 
 class Variation:
