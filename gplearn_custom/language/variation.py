@@ -1,4 +1,4 @@
-"""Growing and varying programs: gplearn's operators, with gplearn's results, several times faster.
+"""Growing and varying programs: gplearn's operators, with gplearn's results, at twice the speed.
 
 ``Variation`` grows a random program (gplearn's "half and half" initialisation) and makes a child
 by crossover, subtree, hoist or point mutation as gplearn's ``_Program`` does: it asks the random
