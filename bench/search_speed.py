@@ -162,19 +162,16 @@ def ideas(n_forests: int = 3000, n_children: int = 20000) -> dict:
             time.process_time() - start)
         out[f"batched_{block_bytes >> 20}mb_equals_one_at_a_time"] = one == batched
 
+    operators = ("crossover", "subtree_mutation", "hoist_mutation", "point_mutation")  # both name them so
+
     def gplearn_child(parent, donor, operator, draws):
         program = _Program(settings.function_set, settings.arities, settings.init_depth, settings.init_method,
                            settings.n_features, settings.const_range, None, settings.p_point_replace, 0.0,
                            None, program=parent)
-        return (program.crossover(donor, draws) if operator == 0 else program.subtree_mutation(draws)
-                if operator == 1 else program.hoist_mutation(draws) if operator == 2
-                else program.point_mutation(draws))[0]
+        return getattr(program, operator)(*([donor] if operator == "crossover" else []), draws)[0]
 
     def variation_child(parent, donor, operator, draws):
-        return (variation.crossover(parent, donor, draws) if operator == 0
-                else variation.subtree_mutation(parent, draws) if operator == 1
-                else variation.hoist_mutation(parent, draws) if operator == 2
-                else variation.point_mutation(parent, draws))
+        return getattr(variation, operator)(parent, *([donor] if operator == "crossover" else []), draws)
 
     children = {}
     for name, make, wrap in (("gplearn_operators", gplearn_child, lambda r: r),
@@ -184,7 +181,7 @@ def ideas(n_forests: int = 3000, n_children: int = 20000) -> dict:
         made = []
         for _ in range(n_children):  # gplearn's operator mix: crossover 0.7, the mutations 0.1, 0.05, 0.1
             pick = draws.randint(0, len(parents), 2)
-            operator = int(np.searchsorted([0.7, 0.8, 0.85, 1.0], draws.uniform(), side="right"))
+            operator = operators[int(np.searchsorted([0.7, 0.8, 0.85, 1.0], draws.uniform(), side="right"))]
             made.append(make(parents[pick[0]], parents[pick[1]], operator, draws))
         out[f"children_per_cpu_second_{name}"] = n_children / (time.process_time() - start)
         children[name] = [cache_key(c) for c in made]

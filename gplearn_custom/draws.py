@@ -73,8 +73,7 @@ class BufferedDraws:
         mask, out = (1 << span.bit_length()) - 1, []
         while len(out) < size:
             if self._next == len(self._words):
-                self._word()
-                self._next -= 1
+                self._fill()
             words, i = self._words, self._next
             while i < len(words) and len(out) < size:
                 value = words[i] & mask
@@ -101,13 +100,17 @@ class BufferedDraws:
 
     # ----------------------------------------------------------------------------- the algorithms
 
+    def _fill(self) -> None:
+        """The next block of words; the first of a buffering records the state ``release`` returns to."""
+        if self._start is None:
+            self._start = self.rng.get_state()
+            self._gauss = self._start[4] if self._start[3] else None
+        self._words = self.rng.randint(0, _WORD_RANGE, size=self.block, dtype=np.uint64).tolist()
+        self._next, self._taken = 0, self._taken + self.block
+
     def _word(self) -> int:
         if self._next == len(self._words):
-            if self._start is None:
-                self._start = self.rng.get_state()
-                self._gauss = self._start[4] if self._start[3] else None
-            self._words = self.rng.randint(0, _WORD_RANGE, size=self.block, dtype=np.uint64).tolist()
-            self._next, self._taken = 0, self._taken + self.block
+            self._fill()
         word = self._words[self._next]
         self._next += 1
         return word
@@ -129,8 +132,7 @@ class BufferedDraws:
 
     def _standard_gauss(self) -> float:
         if self._start is None:  # the cached value lives in the rng's state until buffering begins
-            self._word()
-            self._next -= 1
+            self._fill()
         if self._gauss is not None:
             value, self._gauss = self._gauss, None
             return value

@@ -242,7 +242,7 @@ class Evolution:
         return children
 
     def _vary(self, parent: Member, action: int, operator: str, donor: Member | None) -> Member:
-        """One operator on ``action``'s program; nothing or an oversized program copies the parent."""
+        """One operator on ``action``'s program; an oversized program copies the parent."""
         program, rng, variation = parent.programs[action], self._rng, self._variation
         if operator == "crossover":
             nodes = variation.crossover(program, donor.programs[action], rng)
