@@ -4,7 +4,8 @@
 
 The teacher of ``RUN/teacher`` plays ``--episodes`` whole games (raw scores, no episodic-life reset,
 greedy actions) on the evaluation seeds counted on from the config's first; ``OUT`` receives
-``teacher.zip``, the resolved ``config.yaml``, ``eval.json`` (returns, mean, a 95 % bootstrap
+``teacher.zip`` (the weights without Adam's moment estimates, which only a resumed training
+would read and which take twice the weights' bytes), the resolved ``config.yaml``, ``eval.json`` (returns, mean, a 95 % bootstrap
 interval, the training summary and the command that trained it) and ``curve.png``.
 Writes results/zoo_<name>.json too.
 """
@@ -37,7 +38,8 @@ def main() -> None:
     agent = TeacherAgent.load(stage, config.env.frame_stack)
     result = evaluate_teacher(agent, config.env, eval_cfg)
     args.out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(stage / MODEL_FILE, args.out / MODEL_FILE)
+    agent.model.policy.optimizer.state.clear()  # a resumed training starts Adam's moments afresh
+    agent.model.save(args.out / MODEL_FILE)
     shutil.copyfile(stage / "config.yaml", args.out / "config.yaml")
     series = read_scalars(stage, ["rollout/ep_rew_mean", "eval/mean_reward"])
     plot_curves(series, args.out / "curve.png", f"{config.env.id} teacher", "step")
