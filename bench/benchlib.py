@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +26,15 @@ def save(name: str, result: dict) -> Path:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     return write_json(RESULTS / f"{name}.json", {"machine": machine(), **result})
+
+
+def merged_rows(name: str, rows: list[dict], key: Callable[[dict], object]) -> list[dict]:
+    """This command's ``rows`` in place of the rows of ``results/NAME.json`` with the same ``key``, the
+    others kept, so parts of a bench (seeds, games) may run as separate commands."""
+    path = RESULTS / f"{name}.json"
+    earlier = json.loads(path.read_text())["rows"] if path.is_file() else []
+    new = {key(row): row for row in rows}
+    return [new.pop(key(row), row) for row in earlier] + list(new.values())
 
 
 def games_from(eval_cfg, games: int):

@@ -16,7 +16,8 @@ OCAtari's categories (target 0.95). SPACE (the ``atari_cpu`` preset, ``--atari-s
 the other frames) runs on the ``--space-games``. Anchor (issue 18): OCAtari's own
 vision extraction against its RAM extraction, F1 Pong 0.999, Breakout 0.969, Freeway 0.950, Boxing
 0.882. Speed: ``detect`` on one frame at a time and on batches of 64. Timings depend on the
-machine's load, which is recorded with the results.
+machine's load, which is recorded with each row. Writes results/detector.json, replacing the rows of
+the games and plays it ran and keeping the others.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import ROOT, machine, merged_rows, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict, to_dict
 from envs.builtin import BuiltinPong, random_play
@@ -208,6 +209,9 @@ def main() -> None:
     print(table(rows, columns))
     for row in rows:
         print(f"{row['game']} {row['play']} {row['source']}: recall per type {row['per_type_recall']}")
+    # rows of games not run this time are kept; each row says when and under what load it was measured
+    rows = merged_rows("detector", [{**row, "machine": machine()} for row in rows],
+                       key=lambda row: (row["game"], row["play"], row["source"]))
     path = save("detector", {"rows": rows, "atari_space_preset": "atari_cpu"})
     print(f"results -> {path}")
 

@@ -25,10 +25,11 @@ import shutil
 import subprocess
 import sys
 import time
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
-from benchlib import RESULTS, ROOT, bootstrap_ci, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import ROOT, bootstrap_ci, merged_rows, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from reporting.build import pick
 
@@ -105,14 +106,6 @@ def _rounded(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
-def merged_rows(name: str, rows: list[dict]) -> list[dict]:
-    """This command's rows over the rows of earlier commands for other seeds."""
-    path = RESULTS / f"{name}.json"
-    earlier = json.loads(path.read_text())["rows"] if path.is_file() else []
-    seeds = {row["seed"] for row in rows}
-    return sorted([row for row in earlier if row["seed"] not in seeds] + rows, key=lambda row: row["seed"])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--config", default=str(ROOT / "configs" / "pong.yaml"))
@@ -131,7 +124,7 @@ def main() -> None:
                             "--run", str(run), "--seed", str(seed), *args.overrides], cwd=ROOT, check=True)
         row = seed_row(run, seed)
         rows.append({**row, "overrides": args.overrides})
-    rows = merged_rows(f"pixels_only_{game}", rows)
+    rows = sorted(merged_rows(f"pixels_only_{game}", rows, key=itemgetter("seed")), key=itemgetter("seed"))
     columns = ["seed", "teacher", "distilled", "finetuned", "agent_type", "agent_found_correctly",
                "distilled_size", "finetuned_size", "pipeline_wall_seconds"]
     print(table(rows, columns))

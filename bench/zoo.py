@@ -4,9 +4,10 @@
 
 The teacher of ``RUN/teacher`` plays ``--episodes`` whole games (raw scores, no episodic-life reset,
 greedy actions) on the evaluation seeds counted on from the config's first; ``OUT`` receives
-``teacher.zip`` (the weights without Adam's moment estimates, which only a resumed training
-would read and which take twice the weights' bytes), the resolved ``config.yaml``, ``eval.json`` (returns, mean, a 95 % bootstrap
-interval, the training summary and the command that trained it) and ``curve.png``.
+``teacher.zip`` (the weights without Adam's moment estimates, which only a resumed training would
+read and which take twice the weights' bytes), the resolved ``config.yaml``, ``eval.json``
+(returns, mean, a 95 % bootstrap interval, the training summary and the command that trained it)
+and ``curve.png``.
 Writes results/zoo_<name>.json too.
 """
 
