@@ -21,7 +21,7 @@ SCRIPTS = [
     ("atari_speed", []),  # Atari env and PPO steps/s: SB3 + gymnasium path against ale-py's vector env
 ]
 # not here, for their length: pixels_only.py (whole pipelines per seed), zoo.py (after a training),
-# parallel_play.py (needs a finished Atari run)
+# parallel_play.py and finetune_budget.py (need finished Atari runs)
 
 
 def main() -> None:
