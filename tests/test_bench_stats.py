@@ -1,7 +1,9 @@
-"""The statistics the bench scripts report over runs: mean, bootstrap interval, interquartile mean."""
+"""The statistics the bench scripts report over runs (mean, bootstrap interval, interquartile mean)
+and how a bench run in parts merges its rows."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from benchlib import over_runs  # noqa: E402
+import benchlib  # noqa: E402
+from benchlib import merged_rows, over_runs  # noqa: E402
 
 
 def test_interquartile_mean_from_five_runs_on():
@@ -21,3 +24,18 @@ def test_interquartile_mean_from_five_runs_on():
     assert eight["iqm"] == pytest.approx(np.mean([3, 4, 5, 6]))
     low, high = five["ci95"]
     assert 1.0 <= low <= five["mean"] <= high <= 100.0
+
+
+def test_a_partial_bench_run_replaces_only_its_own_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(benchlib, "RESULTS", tmp_path)
+
+    def key(row: dict) -> tuple:
+        return row["game"], row["play"]
+
+    first = [{"game": "Pong", "play": "random", "f1": 0.9}]
+    assert merged_rows("detector", first, key) == first  # nothing earlier
+    earlier = [*first, {"game": "Boxing", "play": "teacher", "f1": 0.8},
+               {"game": "Boxing", "play": "random", "f1": 0.7}]
+    (tmp_path / "detector.json").write_text(json.dumps({"machine": {}, "rows": earlier}))
+    now = [{"game": "Boxing", "play": "teacher", "f1": 0.5}, {"game": "Freeway", "play": "random", "f1": 0.6}]
+    assert merged_rows("detector", now, key) == [earlier[0], now[0], earlier[2], now[1]]

@@ -1,0 +1,90 @@
+"""Stage III at another budget on finished pipeline runs: does a longer search close the gap?
+
+    .venv/bin/python bench/finetune_budget.py --config configs/atari_boxing.yaml \
+        --runs bench/runs/pixels_atari_boxing/seed0,bench/runs/pixels_atari_boxing/seed2 \
+        --name finetune_budget_atari_boxing finetune.generations=30 finetune.population_size=16
+
+Each run's upstream stages (teacher, frames, detector, dataset, distillation; not the teacher's
+checkpoints) are copied into ``bench/runs/<name>/<run's folder name>``, where
+``symbolic_finetuning.py`` runs again with the overrides (a finished copy is only read), from the
+same distilled forest with the run's own pipeline seed. Per run: the fine-tuned return over the
+config's 30 test games at the run's budget and at the new one, with each one's 95 % bootstrap interval
+over games, search seconds and environment steps (the machine's load is not recorded per run: say
+it). Writes results/<name>.json, merging rows by run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from benchlib import ROOT, bootstrap_ci, merged_rows, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
+
+from common.config import load_yaml, to_dict
+from pipeline.config import load_config
+
+UPSTREAM = ("run.json", "teacher", "frames", "space", "dataset", "dataset.json", "dataset.meta.json",
+            "distill")
+
+
+def copy_upstream(run: Path, out: Path) -> None:
+    """The stages fine-tuning reads, without the teacher's checkpoints (only ``teacher.zip`` is read)."""
+    out.mkdir(parents=True)
+    for name in UPSTREAM:
+        source = run / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, ignore=shutil.ignore_patterns("checkpoints"))
+        elif source.is_file():
+            shutil.copy2(source, out / name)
+
+
+def budget_row(name: str, finetune: dict) -> dict:
+    played = finetune["finetuned"]
+    return {f"{name}_return": played["return_mean"], f"{name}_ci95": bootstrap_ci(played["returns"]),
+            f"{name}_size": played["size"], f"{name}_search_seconds": round(finetune["search_seconds"]),
+            f"{name}_env_steps": finetune["env_steps"], f"{name}_lineage": finetune["lineage"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--runs", required=True, help="comma-separated finished pipeline runs")
+    parser.add_argument("--name", required=True, help="results/<name>.json and bench/runs/<name>/")
+    parser.add_argument("overrides", nargs="+", help="the new budget, e.g. finetune.generations=30")
+    args = parser.parse_args()
+    rows = []
+    for run in (Path(r) for r in args.runs.split(",")):
+        seed = int(json.loads((run / "finetune" / "eval.json").read_text())["seed"])
+        out = ROOT / "bench" / "runs" / args.name / run.name
+        if not (out / "finetune" / "complete.json").is_file():
+            if not out.exists():
+                copy_upstream(run, out)
+            subprocess.run([sys.executable, str(ROOT / "symbolic_finetuning.py"), "--config", args.config,
+                            "--run", str(out), "--seed", str(seed), "--resume", *args.overrides],
+                           cwd=ROOT, check=True)
+        wanted = to_dict(load_config(args.config, args.overrides, seed).finetune)
+        if load_yaml(out / "finetune" / "config.yaml")["finetune"] != wanted:
+            raise SystemExit(f"error: {out} was fine-tuned with other settings; delete it to run again")
+        before = json.loads((run / "finetune" / "eval.json").read_text())
+        after = json.loads((out / "finetune" / "eval.json").read_text())
+        rows.append({"run": str(run), "seed": seed,
+                     "distilled_return": before["distilled"]["return_mean"],
+                     **budget_row("run_budget", before), **budget_row("new_budget", after)})
+    rows = merged_rows(args.name, rows, key=lambda row: row["run"])
+    columns = ["seed", "distilled_return", "run_budget_return", "new_budget_return",
+               "run_budget_search_seconds", "new_budget_search_seconds"]
+    print(table(rows, columns))
+    summary = {name: over_runs([row[f"{name}_return"] for row in rows])
+               for name in ("run_budget", "new_budget")}
+    print(summary)
+    path = save(args.name, {"config": args.config, "overrides": args.overrides, "rows": rows,
+                            "over_runs": summary})
+    print(f"results -> {path}")
+
+
+if __name__ == "__main__":
+    main()
