@@ -37,6 +37,28 @@ def merged_rows(name: str, rows: list[dict], key: Callable[[dict], object]) -> l
     return [new.pop(key(row), row) for row in earlier] + list(new.values())
 
 
+def transfer_rows(run: Path) -> list[dict]:
+    """The report's HackAtari rows of a finished run (teacher and symbolic agent per variant), if any."""
+    path = run / "report" / "transfer.json"
+    rows = json.loads(path.read_text())["rows"] if path.is_file() else []
+    keys = ("variant", "teacher_return", "symbolic_return", "teacher_drop", "symbolic_drop")
+    return [{k: row[k] for k in keys if k in row} for row in rows]
+
+
+def transfer_over_seeds(rows: list[dict], field: str) -> dict[str, dict[str, float]]:
+    """Per HackAtari variant, the mean over the seeds that played it (``row[field]``, as
+    ``transfer_rows`` gives) of each agent's return and drop."""
+    import numpy as np
+
+    keys = ("teacher_return", "teacher_drop", "symbolic_return", "symbolic_drop")
+    played: dict[str, list[dict]] = {}
+    for row in rows:
+        for variant in row.get(field, []):
+            played.setdefault(variant["variant"], []).append(variant)
+    return {name: {"seeds": len(variants), **{k: float(np.mean([v[k] for v in variants])) for k in keys}}
+            for name, variants in played.items()}
+
+
 def games_from(eval_cfg, games: int):
     """``eval_cfg`` with ``games`` test seeds counted on from its first (a bench's own game count)."""
     import dataclasses

@@ -10,7 +10,8 @@ checkpoints) are copied into ``bench/runs/<name>/<run's folder name>``, where
 same distilled forest with the run's own pipeline seed. Per run: the fine-tuned return over the
 config's 30 test games at the run's budget and at the new one, with each one's 95 % bootstrap interval
 over games, search seconds and environment steps (the machine's load is not recorded per run: say
-it). Writes results/<name>.json, merging rows by run.
+it); with ``--transfer``, the report stage runs on the copy too and its HackAtari rows (teacher and
+the new agent on each variant of the game) are kept. Writes results/<name>.json, merging rows by run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchlib import ROOT, bootstrap_ci, merged_rows, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import (  # noqa: I001  (puts the repository on sys.path)
+    ROOT,
+    bootstrap_ci,
+    merged_rows,
+    over_runs,
+    save,
+    table,
+    transfer_over_seeds,
+    transfer_rows,
+)
 
 from common.config import load_yaml, to_dict
 from pipeline.config import load_config
@@ -42,6 +52,12 @@ def copy_upstream(run: Path, out: Path) -> None:
             shutil.copy2(source, out / name)
 
 
+def stage(args: argparse.Namespace, script: str, run: Path, seed: int) -> None:
+    """One stage script on the copy with the new budget (resuming an interrupted one)."""
+    subprocess.run([sys.executable, str(ROOT / script), "--config", args.config, "--run", str(run),
+                    "--seed", str(seed), "--resume", *args.overrides], cwd=ROOT, check=True)
+
+
 def budget_row(name: str, finetune: dict) -> dict:
     played = finetune["finetuned"]
     return {f"{name}_return": played["return_mean"], f"{name}_ci95": bootstrap_ci(played["returns"]),
@@ -54,6 +70,7 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--runs", required=True, help="comma-separated finished pipeline runs")
     parser.add_argument("--name", required=True, help="results/<name>.json and bench/runs/<name>/")
+    parser.add_argument("--transfer", action="store_true", help="run the report (HackAtari variants) too")
     parser.add_argument("overrides", nargs="+", help="the new budget, e.g. finetune.generations=30")
     args = parser.parse_args()
     rows = []
@@ -63,9 +80,9 @@ def main() -> None:
         if not (out / "finetune" / "complete.json").is_file():
             if not out.exists():
                 copy_upstream(run, out)
-            subprocess.run([sys.executable, str(ROOT / "symbolic_finetuning.py"), "--config", args.config,
-                            "--run", str(out), "--seed", str(seed), "--resume", *args.overrides],
-                           cwd=ROOT, check=True)
+            stage(args, "symbolic_finetuning.py", out, seed)
+        if args.transfer and not (out / "report" / "complete.json").is_file():
+            stage(args, "report.py", out, seed)
         wanted = to_dict(load_config(args.config, args.overrides, seed).finetune)
         if load_yaml(out / "finetune" / "config.yaml")["finetune"] != wanted:
             raise SystemExit(f"error: {out} was fine-tuned with other settings; delete it to run again")
@@ -73,7 +90,8 @@ def main() -> None:
         after = json.loads((out / "finetune" / "eval.json").read_text())
         rows.append({"run": str(run), "seed": seed,
                      "distilled_return": before["distilled"]["return_mean"],
-                     **budget_row("run_budget", before), **budget_row("new_budget", after)})
+                     **budget_row("run_budget", before), **budget_row("new_budget", after),
+                     "new_budget_transfer": transfer_rows(out)})
     rows = merged_rows(args.name, rows, key=lambda row: row["run"])
     columns = ["seed", "distilled_return", "run_budget_return", "new_budget_return",
                "run_budget_search_seconds", "new_budget_search_seconds"]
@@ -81,8 +99,9 @@ def main() -> None:
     summary = {name: over_runs([row[f"{name}_return"] for row in rows])
                for name in ("run_budget", "new_budget")}
     print(summary)
+    transfer = transfer_over_seeds(rows, "new_budget_transfer")
     path = save(args.name, {"config": args.config, "overrides": args.overrides, "rows": rows,
-                            "over_runs": summary})
+                            "over_runs": summary, "new_budget_transfer_over_seeds": transfer})
     print(f"results -> {path}")
 
 

@@ -28,8 +28,16 @@ import time
 from operator import itemgetter
 from pathlib import Path
 
-import numpy as np
-from benchlib import ROOT, bootstrap_ci, merged_rows, over_runs, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import (  # noqa: I001  (puts the repository on sys.path)
+    ROOT,
+    bootstrap_ci,
+    merged_rows,
+    over_runs,
+    save,
+    table,
+    transfer_over_seeds,
+    transfer_rows,
+)
 
 from reporting.build import pick
 
@@ -75,31 +83,13 @@ def seed_row(run: Path, seed: int) -> dict:
         "baseline_agreement": {name: row["agreement"] for name, row in distill.get("baselines", {}).items()
                                if isinstance(row, dict) and "agreement" in row},
         # the report's transfer rows (teacher and symbolic agent on each variant of the game), if any
-        "transfer": _transfer_rows(run),
+        "transfer": transfer_rows(run),
         "pipeline_wall_seconds": round(pipeline_seconds(run)),
         # None: not timed (a teacher copied from the zoo)
         "stage_seconds": {stage: _rounded(json.loads((run / stage / "complete.json").read_text())["summary"]
                                           .get(key))
                           for stage, key in (("teacher", "wall_seconds"), ("distill", "distill_seconds"))},
     }
-
-
-def _transfer_rows(run: Path) -> list[dict]:
-    path = run / "report" / "transfer.json"
-    rows = json.loads(path.read_text())["rows"] if path.is_file() else []
-    keys = ("variant", "teacher_return", "symbolic_return", "teacher_drop", "symbolic_drop")
-    return [{k: row[k] for k in keys if k in row} for row in rows]
-
-
-def transfer_over_seeds(rows: list[dict]) -> dict[str, dict[str, float]]:
-    """Per HackAtari variant, the mean over the seeds that played it of each agent's return and drop."""
-    keys = ("teacher_return", "teacher_drop", "symbolic_return", "symbolic_drop")
-    played: dict[str, list[dict]] = {}
-    for row in rows:
-        for variant in row["transfer"]:
-            played.setdefault(variant["variant"], []).append(variant)
-    return {name: {"seeds": len(variants), **{k: float(np.mean([v[k] for v in variants])) for k in keys}}
-            for name, variants in played.items()}
 
 
 def _rounded(value: float | None) -> int | None:
@@ -139,7 +129,7 @@ def main() -> None:
              for key in ("random", "teacher", "distilled", "finetuned")}
     print(means)
     result = {"config": args.config, "rows": rows, "targets": targets, "over_seeds": means,
-              "transfer_over_seeds": transfer_over_seeds(rows)}
+              "transfer_over_seeds": transfer_over_seeds(rows, "transfer")}
     print(f"results -> {save(f'pixels_only_{game}', result)}")
 
 
