@@ -210,7 +210,8 @@ def main() -> None:
     for row in rows:
         print(f"{row['game']} {row['play']} {row['source']}: recall per type {row['per_type_recall']}")
     # rows of games not run this time are kept; each row says when and under what load it was measured
-    rows = merged_rows("detector", [{**row, "machine": machine()} for row in rows],
+    measured = machine()
+    rows = merged_rows("detector", [{**row, "machine": measured} for row in rows],
                        key=lambda row: (row["game"], row["play"], row["source"]))
     path = save("detector", {"rows": rows, "atari_space_preset": "atari_cpu"})
     print(f"results -> {path}")

@@ -75,18 +75,18 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for run in (Path(r) for r in args.runs.split(",")):
-        seed = int(json.loads((run / "finetune" / "eval.json").read_text())["seed"])
+        before = json.loads((run / "finetune" / "eval.json").read_text())
+        seed = int(before["seed"])
         out = ROOT / "bench" / "runs" / args.name / run.name
         if not (out / "finetune" / "complete.json").is_file():
             if not out.exists():
                 copy_upstream(run, out)
             stage(args, "symbolic_finetuning.py", out, seed)
+        wanted = to_dict(load_config(args.config, args.overrides, seed).finetune)
+        if load_yaml(out / "finetune" / "config.yaml")["finetune"] != wanted:  # before any report on it
+            raise SystemExit(f"error: {out} was fine-tuned with other settings; delete it to run again")
         if args.transfer and not (out / "report" / "complete.json").is_file():
             stage(args, "report.py", out, seed)
-        wanted = to_dict(load_config(args.config, args.overrides, seed).finetune)
-        if load_yaml(out / "finetune" / "config.yaml")["finetune"] != wanted:
-            raise SystemExit(f"error: {out} was fine-tuned with other settings; delete it to run again")
-        before = json.loads((run / "finetune" / "eval.json").read_text())
         after = json.loads((out / "finetune" / "eval.json").read_text())
         rows.append({"run": str(run), "seed": seed,
                      "distilled_return": before["distilled"]["return_mean"],
