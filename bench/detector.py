@@ -33,6 +33,7 @@ import torch
 from benchlib import ROOT, machine, merged_rows, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict, to_dict
+from envs import perceived_frame
 from envs.builtin import BuiltinPong, random_play
 from envs.config import EnvConfig
 from pipeline.config import load_config
@@ -70,7 +71,7 @@ def atari_frames(game: str, n: int, seed: int, teacher: Path | None = None
     ram_objects = AtariRamObjects(game)
     frames, objects, infos = [], [], []
     for frame, info in steps:
-        frames.append(frame)
+        frames.append(perceived_frame(frame, info))  # the frame the pipeline's perception reads
         objects.append(ram_objects(info["ram"], (frame.shape[1], frame.shape[0])))
         infos.append({"ram": info["ram"]})
     return np.stack(frames), objects, infos

@@ -2,10 +2,11 @@
 
 Every environment yields the game's own RGB frames (H, W, 3) uint8 as observations (Atari: the
 210x160 screen, max-pooled over the skipped frames), which the detector reads at its own input
-size. The teacher sees them smaller: ``teacher_frame`` resizes a frame to ``env.obs_size`` (84 for
-Atari and retro games) the one way both training (``make_vec_env``) and the later stages' teacher
-(``teacher.agent``) do it. ``train=True`` adds the training-only wrappers (a lost life ends the
-episode, clipped rewards); evaluation plays whole games with raw scores.
+size (Atari and retro: the last of the skipped frames, ``perceived_frame``). The teacher sees them
+smaller: ``teacher_frame`` resizes a frame to ``env.obs_size`` (84 for Atari and retro games) the
+one way both training (``make_vec_env``) and the later stages' teacher (``teacher.agent``) do it.
+``train=True`` adds the training-only wrappers (a lost life ends the episode, clipped rewards);
+evaluation plays whole games with raw scores.
 """
 
 from __future__ import annotations
@@ -106,6 +107,38 @@ class GreyFrames(gym.ObservationWrapper):
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return to_grey(observation)
+
+
+SCREEN = "screen"  # info key: the emulator's last frame, where a frame skip pools two
+
+
+class LastScreen(gym.Wrapper):
+    """Puts the emulator's last frame in ``info["screen"]``.
+
+    With a frame skip, Atari's and retro's observation is the max of the last two frames: the
+    teacher's input, as it was trained, which keeps sprites drawn every other frame. There a moving
+    object is drawn twice, one frame apart, so its box is stretched and its centre is half a move
+    behind. Perception reads the last frame instead (``perceived_frame``), the frame OCAtari's RAM
+    truth describes (README: Atari detection on the raw screen).
+    """
+
+    def __init__(self, env: gym.Env, read_screen: Callable[[gym.Env], np.ndarray]):
+        super().__init__(env)
+        self.read_screen = read_screen  # of the unwrapped game: holds no emulator past ``close``
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, SCREEN: self.read_screen(self.env.unwrapped)}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, SCREEN: self.read_screen(self.env.unwrapped)}
+
+
+def perceived_frame(frame: np.ndarray, info: dict | None) -> np.ndarray:
+    """The frame the detector reads: the emulator's last frame where the game gives it
+    (``LastScreen``), else the observation itself (the built-in games, which do not pool)."""
+    return info[SCREEN] if info and SCREEN in info else frame
 
 
 class WithoutInfo(gym.Wrapper):

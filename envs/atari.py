@@ -25,6 +25,7 @@ from stable_baselines3.common.atari_wrappers import (
 from stable_baselines3.common.monitor import Monitor
 
 from common.errors import UserError
+from envs import LastScreen
 from envs.config import EnvConfig
 
 
@@ -119,4 +120,5 @@ def make_atari(cfg: EnvConfig, train: bool, monitor: bool, render_mode: str | No
         env = FireResetEnv(env)
     if train and cfg.clip_reward:
         env = ClipRewardEnv(env)
-    return RamInInfo(env)
+    env = RamInInfo(env)
+    return env if train else LastScreen(env, lambda game: game.ale.getScreenRGB())

@@ -3,7 +3,7 @@
 A symbolic policy costs microseconds; a step of its game costs the emulator's step and, above all,
 the detector's reading of the new frame (1.2-2.6 ms on a 210x160 Atari screen). ``WorkerCopies``
 deals the copies to ``n_jobs`` processes, each stepping its own and running ``observe`` (the
-object source's ``detect``) on their frames, so the detector runs on every core while the main
+perception's ``detect``) on their frames, so the detector runs on every core while the main
 process tracks objects and evaluates programs. Its output reaches the caller in each frame's
 ``info[OBSERVED]``. A worker holds one emulator per copy; stable-retro allows one per process, so a
 retro game gets a worker per copy.

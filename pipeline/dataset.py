@@ -25,6 +25,7 @@ from common.config import to_dict
 from common.errors import UserError
 from common.io import write_json
 from common.shards import load_frames
+from envs import perceived_frame
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from see.agent_finder import ActionResponse
@@ -136,9 +137,9 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path, tru
     with DatasetWriter(out) as writer, tqdm(total=d.n_steps, desc="dataset", unit="step",
                                             disable=not progress) as bar:
         for batch in _chunks(itertools.chain(held, steps), d.chunk):
-            frames = np.stack([s.frame for s in batch])
-            image_size = list(frames.shape[1:3])
-            for step, detections in zip(batch, source.detect(frames, [s.info for s in batch]), strict=True):
+            image_size = list(batch[0].frame.shape[:2])
+            detections_of = perception.detect([s.frame for s in batch], [s.info for s in batch])
+            for step, detections in zip(batch, detections_of, strict=True):
                 if step.step == 0:
                     perception.reset()
                     seeds.add(step.seed)
@@ -192,7 +193,7 @@ def choose_types(config: Config, run_dir: Path, source: ObjectSource, steps: Ite
         frames = load_frames(frames_dir, config.dataset.cluster_frames).frames
         return (*fit_object_types(source, frames, config, "frames/"), [])
     held = list(itertools.islice(steps, config.dataset.cluster_frames))
-    frames = np.stack([s.frame for s in held])
+    frames = np.stack([perceived_frame(s.frame, s.info) for s in held])
     return (*fit_object_types(source, frames, config, "rollout"), held)
 
 

@@ -9,6 +9,7 @@ from tqdm import tqdm
 from common.config import check_ranges
 from common.io import read_json, write_json
 from common.shards import write_shard
+from envs import perceived_frame
 from pipeline.cli import StageArgs
 
 STAGE = "frames"
@@ -44,7 +45,7 @@ def frames_stage(args: StageArgs) -> dict:
         seeds.add(step.seed)
         if i < done:  # resume: replay the same seeded rollout up to the first missing shard
             continue
-        frames.append(step.frame)
+        frames.append(perceived_frame(step.frame, step.info))  # what the detector will read
         true = truth(step.info, (step.frame.shape[1], step.frame.shape[0]))
         known = known and true is not None
         objects.append(true or [])

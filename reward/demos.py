@@ -185,6 +185,6 @@ def read_states(perception: Perception, frames: list[np.ndarray], infos: list[di
     states = []
     for first in range(0, len(frames), CHUNK):
         batch = slice(first, first + CHUNK)
-        for detections in perception.source.detect(np.stack(frames[batch]), infos[batch]):
+        for detections in perception.detect(frames[batch], infos[batch]):
             states.append(perception.update(detections))
     return states

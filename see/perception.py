@@ -15,6 +15,7 @@ import numpy as np
 from common.config import from_dict
 from common.errors import UserError
 from common.io import read_json
+from envs import perceived_frame
 from see.dataset import meta_path
 from see.object_types import TypeModel
 from see.tracking import Tracker
@@ -62,8 +63,16 @@ class Perception:
         self.tracker.reset()
 
     def __call__(self, frame: np.ndarray, info: dict | None = None) -> list[dict]:
-        detections = self.source.detect(np.asarray(frame)[None], [info] if info is not None else None)[0]
-        return self.update(detections)
+        return self.update(self.detect([frame], None if info is None else [info])[0])
+
+    def detect(self, frames: Sequence[np.ndarray], infos: Sequence[dict] | None = None
+               ) -> list[list[Detection]]:
+        """The detections of a batch of steps, each read on the frame perception sees
+        (``envs.perceived_frame``: Atari's last frame, not the teacher's pooled one)."""
+        if infos is None:
+            return self.source.detect(np.stack(frames))
+        seen = np.stack([perceived_frame(frame, info) for frame, info in zip(frames, infos, strict=True)])
+        return self.source.detect(seen, list(infos))
 
     def update(self, detections: Sequence[Detection]) -> list[dict]:
         """Type and track one step's detections (batch detection is the caller's, e.g. for a dataset)."""

@@ -60,5 +60,5 @@ class ObjectReader:
         if all(OBSERVED in info for info in infos):
             detections = [info[OBSERVED] for info in infos]
         else:
-            detections = self.perception.source.detect(np.stack(frames), list(infos))
+            detections = self.perception.detect(frames, infos)
         return [self.copies[c].update(d) for c, d in zip(copies, detections, strict=True)]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
-from envs import action_names, env_kind, make_env, make_vec_env, teacher_frame
+from envs import SCREEN, action_names, env_kind, make_env, make_vec_env, perceived_frame, teacher_frame
 from envs.builtin import BuiltinFreeway, BuiltinPong
 from envs.config import EnvConfig
 from tests.helpers import track_ball
@@ -95,6 +95,23 @@ def test_emulated_games_give_their_own_screen_and_the_teacher_a_small_view(env_i
     venv.close()
     small = teacher_frame(frame, (84, 84))
     assert small.shape == (84, 84, 3) and teacher_frame(small, (84, 84)) is small
+
+
+@pytest.mark.parametrize("env_id", ["PongNoFrameskip-v4", "Airstriker-Genesis"])
+def test_perception_reads_the_last_frame_of_a_pooled_frame_skip(env_id):
+    env = make_env(EnvConfig(id=env_id), seed=0)
+    frame, info = env.reset(seed=0)
+    blended = 0
+    for step in range(60):
+        frame, _, _, _, info = env.step(step % env.action_space.n)
+        screen = info[SCREEN]
+        assert screen.shape == frame.shape and np.all(frame >= screen)  # the max over the last two frames
+        assert perceived_frame(frame, info) is screen
+        blended += int(np.any(frame != screen))  # a moving sprite shows twice in the pooled frame
+    env.close()
+    assert blended > 0
+    assert SCREEN not in make_env(EnvConfig(id=env_id), seed=0, train=True).reset(seed=0)[1]
+    assert perceived_frame(frame, {}) is frame  # games that do not pool: the observation itself
 
 
 def test_vec_env_stacks_channel_first():

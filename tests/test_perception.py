@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
+from envs import SCREEN
 from envs.builtin import BuiltinPong
 from see.agent_finder import ActionResponse
 from see.object_types import TypeConfusion, TypeModel, colour_name, describe_types, fit_types, true_agent_type
@@ -180,3 +181,17 @@ def test_perception_on_frames_matches_the_true_objects():
     for got, true in zip(by_position, truth, strict=True):
         assert abs(got["x_position"] - true["x"]) <= 1 and abs(got["y_position"] - true["y"]) <= 1
         assert abs(got["y_velocity"] - true["vy"]) <= 1
+
+
+def test_perception_reads_the_screen_the_game_gives_beside_a_pooled_frame():
+    game = BuiltinPong()
+    frame, info = game.reset(seed=3)
+    source = make_source(DetectorConfig(source="segment"), None)
+    embeddings = np.stack([d.embedding for d in source.detect(frame[None])[0]])
+    types, _ = fit_types(embeddings, 3, [2, 8], seed=0)
+    perception = Perception(source, types, Tracker(gate=8, memory=2))
+    ghost = frame.copy()
+    ghost[:20, :20] = 255  # a blob the pooled frame has and the last frame has not
+    assert len(perception.detect([ghost], [{}])[0]) == 4
+    assert len(perception.detect([ghost], [{SCREEN: frame}])[0]) == 3
+    assert len(perception(ghost, {SCREEN: frame})) == 3

@@ -76,7 +76,7 @@ class Lockstep:
 
     def __init__(self, env_cfg: EnvConfig, spec: FeatureSpec, perception: Perception | None, copies: int,
                  reward: StateReward | None = None):
-        envs = copies_for(env_cfg, copies, None if perception is None else perception.source.detect)
+        envs = copies_for(env_cfg, copies, None if perception is None else perception.detect)
         self.envs = envs if reward is None else LearnedRewardCopies(envs)
         self.spec = spec
         self.reader = ObjectReader(perception, copies)
