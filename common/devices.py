@@ -12,6 +12,14 @@ def cores(n_jobs: int) -> int:
     return max((os.cpu_count() or 1) + 1 + n_jobs, 1) if n_jobs < 0 else n_jobs
 
 
+def check_n_jobs(setting: str, n_jobs: int, error: type[Exception] = ValueError) -> None:
+    """Refuses ``n_jobs == 0`` (``cores`` gives it no meaning) in the words of every setting: configs
+    raise their ``UserError``, the estimator gplearn's ``ValueError``."""
+    if n_jobs == 0:
+        raise error(f"{setting} must be a number of cores, or negative to count back from every core "
+                    "(-1: every core, -2: all but one), as in gplearn; not 0")
+
+
 def torch_device(name: str) -> str:
     """``"auto"``: "cuda" if torch sees a GPU, else "cpu"; any other name as given."""
     if name != "auto":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.devices import check_n_jobs
 from common.errors import UserError
 
 
@@ -37,6 +38,4 @@ class EnvConfig:
     n_jobs: int = 1
 
     def __post_init__(self) -> None:
-        if self.n_jobs == 0:
-            raise UserError("env.n_jobs must be a number of processes, or negative to count back from "
-                            "every core (-1: every core), not 0")
+        check_n_jobs("env.n_jobs", self.n_jobs, UserError)

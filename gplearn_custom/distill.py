@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from common.config import check_ranges
-from common.devices import cores
+from common.devices import check_n_jobs, cores
 from common.errors import UserError
 from gplearn_custom.baselines import decision_tree, mlp_student, random_forest, stock_gplearn
 from gplearn_custom.config import DistillConfig, check_genetic
@@ -58,9 +58,7 @@ def check_config(cfg: DistillConfig) -> None:
     fractions = (cfg.test_fraction, cfg.val_fraction)
     if not (all(0 <= f < 1 for f in fractions) and sum(fractions) < 1):
         raise UserError("distill.test_fraction and val_fraction must be in [0, 1) and sum below 1")
-    if cfg.n_jobs == 0:
-        raise UserError("distill.n_jobs must be a number of cores, or negative to count back from every "
-                        "core (-1: every core, -2: all but one), not 0")
+    check_n_jobs("distill.n_jobs", cfg.n_jobs, UserError)
     check_genetic("distill", cfg)
     check_ranges("distill", cfg, at_least_one=("coordinate_generations", "max_train_states", "optimize_steps",
                                                 "max_slots", "speed_decisions", "select_max_steps",

@@ -37,7 +37,7 @@ import numpy as np
 from gplearn.utils import check_random_state
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from common.devices import cores
+from common.devices import check_n_jobs, cores
 from gplearn_custom.config import DEFAULT_FUNCTION_SET
 from gplearn_custom.constants import ConstantOptimizer
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
@@ -364,9 +364,7 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
                  + self.p_constant_mutation)
         if total > 1.0 + 1e-9:
             raise ValueError(f"the genetic operators' probabilities sum to {total:.3f} > 1")
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs must be a number of threads, or negative to count back from every "
-                             "core (-1: every core), as in gplearn; 0 has no meaning")
+        check_n_jobs("n_jobs", self.n_jobs)
         if not 0 <= self.elitism < self.population_size:
             raise ValueError("elitism must be at least 0 and smaller than population_size")
         if self.temperature <= 0:
