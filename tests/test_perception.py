@@ -162,13 +162,18 @@ def test_the_agent_is_the_type_whose_motion_the_actions_explain():
     assert response.choose(["ball", "paddle", "ghost"], min_share=0.99)[0] is None
 
 
-def test_perception_on_frames_matches_the_true_objects():
+def _pong_perception() -> tuple[BuiltinPong, np.ndarray, Perception]:
+    """Built-in Pong after its reset, its first frame and a segment perception typed on it."""
     game = BuiltinPong()
-    frame, info = game.reset(seed=3)
+    frame, _ = game.reset(seed=3)
     source = make_source(DetectorConfig(source="segment"), None)
     embeddings = np.stack([d.embedding for d in source.detect(frame[None])[0]])
     types, _ = fit_types(embeddings, 3, [2, 8], seed=0)
-    perception = Perception(source, types, Tracker(gate=8, memory=2))
+    return game, frame, Perception(source, types, Tracker(gate=8, memory=2))
+
+
+def test_perception_on_frames_matches_the_true_objects():
+    game, _, perception = _pong_perception()
     perception.reset()
     for _ in range(4):
         frame, *_, info = game.step(1)
@@ -184,12 +189,7 @@ def test_perception_on_frames_matches_the_true_objects():
 
 
 def test_perception_reads_the_screen_the_game_gives_beside_a_pooled_frame():
-    game = BuiltinPong()
-    frame, info = game.reset(seed=3)
-    source = make_source(DetectorConfig(source="segment"), None)
-    embeddings = np.stack([d.embedding for d in source.detect(frame[None])[0]])
-    types, _ = fit_types(embeddings, 3, [2, 8], seed=0)
-    perception = Perception(source, types, Tracker(gate=8, memory=2))
+    _, frame, perception = _pong_perception()
     ghost = frame.copy()
     ghost[:20, :20] = 255  # a blob the pooled frame has and the last frame has not
     assert len(perception.detect([ghost], [{}])[0]) == 4
