@@ -15,7 +15,7 @@ import numpy as np
 from common.config import from_dict
 from common.errors import UserError
 from common.io import read_json
-from envs import perceived_frame
+from envs import SCREEN, perceived_frame
 from see.dataset import meta_path
 from see.object_types import TypeModel
 from see.tracking import Tracker
@@ -26,11 +26,15 @@ from space.sources import Detection, ObjectSource, make_source
 class Perception:
     """``perception(frame, info)`` -> the frame's objects in the dataset's schema; ``reset()`` per episode."""
 
-    def __init__(self, source: ObjectSource, types: TypeModel, tracker: Tracker, decimals: int = 3):
+    def __init__(self, source: ObjectSource, types: TypeModel, tracker: Tracker, decimals: int = 3,
+                 screen: bool = True):
         self.source = source
         self.types = types
         self.tracker = tracker
         self.decimals = decimals
+        # read the game's last frame where it gives one (``envs.perceived_frame``); False: the
+        # observation, as datasets made before perception read the last frame were
+        self.screen = screen
 
     @classmethod
     def from_meta(cls, meta: dict, run_dir: str | Path | None = None) -> Perception:
@@ -44,7 +48,7 @@ class Perception:
             raise UserError(f"the dataset's meta file lacks how its states were made ({exc}); "
                             "regenerate it with generate_dataset.py") from None
         source = make_source(detector, Path(run_dir) if run_dir is not None else None, meta.get("env_id"))
-        return cls(source, types, tracker, int(meta.get("decimals", 3)))
+        return cls(source, types, tracker, int(meta.get("decimals", 3)), meta.get("frame") == SCREEN)
 
     @classmethod
     def of_run(cls, run_dir: str | Path) -> tuple[dict, Perception | None]:
@@ -57,7 +61,8 @@ class Perception:
     def describe(self) -> dict:
         """What ``from_meta`` needs, for ``dataset.meta.json`` (the caller adds the detector section)."""
         return {"types": self.types.to_dict(), "decimals": self.decimals,
-                "tracking": {"gate": self.tracker.gate, "memory": self.tracker.memory}}
+                "tracking": {"gate": self.tracker.gate, "memory": self.tracker.memory},
+                "frame": SCREEN if self.screen else "observation"}
 
     def reset(self) -> None:
         self.tracker.reset()
@@ -69,8 +74,8 @@ class Perception:
                ) -> list[list[Detection]]:
         """The detections of a batch of steps, each read on the frame perception sees
         (``envs.perceived_frame``: Atari's last frame, not the teacher's pooled one)."""
-        if infos is None:
-            return self.source.detect(np.stack(frames))
+        if infos is None or not self.screen:
+            return self.source.detect(np.stack(frames), None if infos is None else list(infos))
         seen = np.stack([perceived_frame(frame, info) for frame, info in zip(frames, infos, strict=True)])
         return self.source.detect(seen, list(infos))
 

@@ -195,3 +195,8 @@ def test_perception_reads_the_screen_the_game_gives_beside_a_pooled_frame():
     assert len(perception.detect([ghost], [{}])[0]) == 4
     assert len(perception.detect([ghost], [{SCREEN: frame}])[0]) == 3
     assert len(perception(ghost, {SCREEN: frame})) == 3
+
+    meta = {**perception.describe(), "detector": {"source": "segment"}}
+    assert Perception.from_meta(meta).screen
+    made_before = Perception.from_meta({k: v for k, v in meta.items() if k != "frame"})
+    assert len(made_before.detect([ghost], [{SCREEN: frame}])[0]) == 4  # its dataset read the observation
