@@ -14,7 +14,7 @@ import numpy as np
 from stable_baselines3.common.atari_wrappers import ClipRewardEnv, MaxAndSkipEnv, StickyActionEnv
 from stable_baselines3.common.monitor import Monitor
 
-from envs import LastScreen
+from envs import SCREEN, InfoFromGame
 from envs.config import EnvConfig
 
 log = logging.getLogger(__name__)
@@ -168,4 +168,4 @@ def make_retro_env(cfg: EnvConfig, train: bool, monitor: bool) -> gym.Env:
         env = LifeLossEnds(env)
     if train and cfg.clip_reward:
         env = ClipRewardEnv(env)
-    return env if train else LastScreen(env, lambda game: game.em.get_screen())
+    return env if train else InfoFromGame(env, {SCREEN: lambda game: game.em.get_screen()})

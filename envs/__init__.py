@@ -112,8 +112,9 @@ class GreyFrames(gym.ObservationWrapper):
 SCREEN = "screen"  # info key: the emulator's last frame, where a frame skip pools two
 
 
-class LastScreen(gym.Wrapper):
-    """Puts the emulator's last frame in ``info["screen"]``.
+class InfoFromGame(gym.Wrapper):
+    """Adds what ``reads`` take from the unwrapped game to ``info`` at every reset and step: Atari's
+    console RAM (``ram``: OCAtari's truth, for diagnostics) and the emulator's last frame (``screen``).
 
     With a frame skip, Atari's and retro's observation is the max of the last two frames: the
     teacher's input, as it was trained, which keeps sprites drawn every other frame. There a moving
@@ -122,22 +123,26 @@ class LastScreen(gym.Wrapper):
     truth describes (README: Atari detection on the raw screen).
     """
 
-    def __init__(self, env: gym.Env, read_screen: Callable[[gym.Env], np.ndarray]):
+    def __init__(self, env: gym.Env, reads: dict[str, Callable[[gym.Env], np.ndarray]]):
         super().__init__(env)
-        self.read_screen = read_screen  # of the unwrapped game: holds no emulator past ``close``
+        self.reads = reads  # of the unwrapped game: they hold no emulator past ``close``
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        return obs, {**info, SCREEN: self.read_screen(self.env.unwrapped)}
+        return obs, self._with_reads(info)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, {**info, SCREEN: self.read_screen(self.env.unwrapped)}
+        return obs, reward, terminated, truncated, self._with_reads(info)
+
+    def _with_reads(self, info: dict) -> dict:
+        game = self.env.unwrapped
+        return {**info, **{key: read(game) for key, read in self.reads.items()}}
 
 
 def perceived_frame(frame: np.ndarray, info: dict | None) -> np.ndarray:
     """The frame the detector reads: the emulator's last frame where the game gives it
-    (``LastScreen``), else the observation itself (the built-in games, which do not pool)."""
+    (``InfoFromGame``), else the observation itself (the built-in games, which do not pool)."""
     return info[SCREEN] if info and SCREEN in info else frame
 
 

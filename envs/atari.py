@@ -25,7 +25,7 @@ from stable_baselines3.common.atari_wrappers import (
 from stable_baselines3.common.monitor import Monitor
 
 from common.errors import UserError
-from envs import LastScreen
+from envs import SCREEN, InfoFromGame
 from envs.config import EnvConfig
 
 
@@ -88,18 +88,6 @@ class Modifications(gym.Wrapper):
         return out
 
 
-class RamInInfo(gym.Wrapper):
-    """Puts the console RAM in ``info["ram"]``: OCAtari reads true objects from it (oracle source)."""
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return obs, {**info, "ram": self.env.unwrapped.ale.getRAM()}
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, {**info, "ram": self.env.unwrapped.ale.getRAM()}
-
-
 def make_atari(cfg: EnvConfig, train: bool, monitor: bool, render_mode: str | None = None) -> gym.Env:
     """SB3's AtariWrapper order without WarpFrame: the frames stay the raw RGB screen."""
     kwargs = dict(cfg.kwargs)
@@ -120,5 +108,7 @@ def make_atari(cfg: EnvConfig, train: bool, monitor: bool, render_mode: str | No
         env = FireResetEnv(env)
     if train and cfg.clip_reward:
         env = ClipRewardEnv(env)
-    env = RamInInfo(env)
-    return env if train else LastScreen(env, lambda game: game.ale.getScreenRGB())
+    reads = {"ram": lambda game: game.ale.getRAM()}  # OCAtari reads true objects from it (oracle source)
+    if not train:
+        reads[SCREEN] = lambda game: game.ale.getScreenRGB()
+    return InfoFromGame(env, reads)
