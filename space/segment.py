@@ -40,22 +40,52 @@ class SegmentSource:
         bg_rgb = _unpack(values[np.argmax(counts)])
         far = np.abs(_unpack(values) - bg_rgb).max(-1) > self.cfg.colour_tolerance  # foreground colours
         # decided once per colour, not per pixel: a screen holds a few dozen colours at most
-        foreground = far[np.searchsorted(values, packed)]
-        foreground &= ~self._scenery(packed, values[far], counts[far], h, w)
+        colour_index = np.searchsorted(values, packed)
+        foreground = far[colour_index]
+        foreground &= ~self._scenery(colour_index, np.flatnonzero(far), counts, h, w)
         # parts closer than merge_gap pixels are one sprite (a raw Atari sprite's pixels need not touch)
         labels = self._group(foreground)
-        areas = np.bincount(labels.ravel())  # regions smaller than min_area hold no object: skip early
+        n_labels = int(labels.max()) + 1
+        areas = np.bincount(labels.ravel(), minlength=n_labels)
+        # a region's sums over the foreground pixels: most regions are one colour and are never cut
+        pixel = np.flatnonzero(labels)
+        owner = labels.ravel()[pixel]
+        colour_sums = np.stack([np.bincount(owner, channel.ravel()[pixel].astype(np.float64), n_labels)
+                                for channel in np.moveaxis(frame, -1, 0)], -1)
+        centroid_sums = None
+        if self.cfg.position == "centroid":
+            centroid_sums = np.stack([np.bincount(owner, (pixel // w).astype(np.float64), n_labels),
+                                      np.bincount(owner, (pixel % w).astype(np.float64), n_labels)], -1)
+        may_split = np.zeros(n_labels, dtype=bool)
+        if self.cfg.split_colours:
+            may_split = self._dominant_colours(owner, colour_index.ravel()[pixel], areas, len(values)) >= 2
         detections = []
         for index, window in enumerate(ndimage.find_objects(labels), start=1):
             if window is None or areas[index] < self.cfg.min_area:
                 continue
+            if not may_split[index]:  # the whole region, from the sums
+                rows, cols = window
+                position = None
+                if centroid_sums is not None:  # summed in the window, as ``_add`` does: the same floats
+                    origin = np.array([rows.start, cols.start])
+                    position = origin + ((centroid_sums[index] - areas[index] * origin) / areas[index] + 0.5)
+                self._append(detections, int(areas[index]), rows.start, cols.start, rows.stop - rows.start,
+                             cols.stop - cols.start, colour_sums[index] / areas[index], position, h, w)
+                continue
             region = labels[window] == index
-            parts = [region]
-            if self.cfg.split_colours:
-                parts = self._split_by_colour(region, packed[window], bg_rgb)
-            for part in parts:
+            for part in self._split_by_colour(region, packed[window], bg_rgb):
                 self._add(detections, part, frame[window], (window[0].start, window[1].start), h, w)
         return detections
+
+    @staticmethod
+    def _dominant_colours(labels: np.ndarray, colour_index: np.ndarray, areas: np.ndarray, n_colours: int
+                          ) -> np.ndarray:
+        """Per region (``labels`` and ``colour_index`` of its pixels), how many colours hold at least 3
+        of its pixels and 2 % of them (the colours ``_split_by_colour`` weighs): below 2, the region
+        is one sprite."""
+        counts = np.bincount(labels * n_colours + colour_index, minlength=len(areas) * n_colours)
+        counts = counts.reshape(len(areas), n_colours)
+        return (counts >= np.maximum(3, 0.02 * areas)[:, None]).sum(axis=1)
 
     def _group(self, mask: np.ndarray) -> np.ndarray:
         """Labels of ``mask``'s objects: 4-connected parts, with parts up to ``merge_gap`` pixels
@@ -67,15 +97,20 @@ class SegmentSource:
         labels[~mask] = 0
         return labels
 
-    def _scenery(self, packed: np.ndarray, values: np.ndarray, counts: np.ndarray, h: int, w: int
+    def _scenery(self, colour_index: np.ndarray, candidates: np.ndarray, counts: np.ndarray, h: int, w: int
                  ) -> np.ndarray:
         """Pixels of one-colour regions wider or taller than ``max_size`` of the frame (walls, bars,
-        road edges), removed before grouping so that a sprite touching them stays a sprite. Only
-        colours with enough pixels to span that far are labelled."""
-        scenery = np.zeros(packed.shape, dtype=bool)
+        road edges), removed before grouping so that a sprite touching them stays a sprite. Only the
+        ``candidates`` (indices into the frame's colours) whose pixels are numerous enough, and spread
+        far enough (one pass gives every colour's box), to span that far are labelled."""
+        scenery = np.zeros(colour_index.shape, dtype=bool)
         span_w, span_h = self.cfg.max_size * w, self.cfg.max_size * h
-        for value in values[counts > min(span_w, span_h)]:
-            labels, _ = ndimage.label(packed == value, FOUR_CONNECTED)
+        boxes = ndimage.find_objects(colour_index + 1)
+        for colour in candidates[counts[candidates] > min(span_w, span_h)]:
+            rows, cols = boxes[colour]
+            if rows.stop - rows.start <= span_h and cols.stop - cols.start <= span_w:
+                continue  # no part of this colour can be wider or taller than its box
+            labels, _ = ndimage.label(colour_index == colour, FOUR_CONNECTED)
             for index, window in enumerate(ndimage.find_objects(labels), start=1):
                 rows, cols = window
                 if rows.stop - rows.start > span_h or cols.stop - cols.start > span_w:
@@ -114,20 +149,25 @@ class SegmentSource:
 
     def _add(self, detections: list[Detection], mask: np.ndarray, pixels: np.ndarray,
              origin: tuple[int, int], h: int, w: int) -> None:
-        area = int(mask.sum())
+        """One part of a region cut by colour: its box, mean colour and centroid from its mask."""
         rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-        height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-        if area < self.cfg.min_area or width > self.cfg.max_size * w or height > self.cfg.max_size * h:
-            return
-        colour = pixels[mask].mean(0) / 255.0
-        embedding = np.concatenate([colour, [width / w, height / h]]).astype(np.float32)
+        position = None
         if self.cfg.position == "centroid":
             ys, xs = np.nonzero(mask)
-            x, y = xs.mean() + 0.5, ys.mean() + 0.5
-        else:
-            x, y = cols[0] + width / 2, rows[0] + height / 2
-        detections.append(Detection(x=float(origin[1] + x), y=float(origin[0] + y), width=float(width),
-                                    height=float(height), score=1.0, embedding=embedding))
+            position = np.array(origin) + (np.array([ys.mean(), xs.mean()]) + 0.5)
+        self._append(detections, int(mask.sum()), origin[0] + rows[0], origin[1] + cols[0],
+                     rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1, pixels[mask].mean(0), position, h, w)
+
+    def _append(self, detections: list[Detection], area: int, top: int, left: int, height: int, width: int,
+                colour: np.ndarray, position: np.ndarray | None, h: int, w: int) -> None:
+        """A detection unless it is too small or too large; ``position`` is the (y, x) centroid, or
+        None for the box's centre."""
+        if area < self.cfg.min_area or width > self.cfg.max_size * w or height > self.cfg.max_size * h:
+            return
+        embedding = np.concatenate([colour / 255.0, [width / w, height / h]]).astype(np.float32)
+        y, x = (top + height / 2, left + width / 2) if position is None else position
+        detections.append(Detection(x=float(x), y=float(y), width=float(width), height=float(height),
+                                    score=1.0, embedding=embedding))
 
 
 def _unpack(packed: np.ndarray | np.integer) -> np.ndarray:
