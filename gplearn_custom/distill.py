@@ -18,7 +18,13 @@ from common.errors import UserError
 from gplearn_custom.baselines import decision_tree, mlp_student, random_forest, stock_gplearn
 from gplearn_custom.config import DistillConfig, check_genetic
 from gplearn_custom.data import DistillData, split
-from gplearn_custom.evaluation import agreement_measures, agreement_report, decisions_per_second
+from gplearn_custom.evaluation import (
+    STATE_WEIGHTS,
+    agreement_measures,
+    agreement_report,
+    decisions_per_second,
+    state_weights,
+)
 from gplearn_custom.genetic import STRATEGIES, SymbolicPolicyDistiller
 from gplearn_custom.language.features import FeatureSpec
 from gplearn_custom.language.forest import SymbolicForest
@@ -53,6 +59,9 @@ def check_config(cfg: DistillConfig) -> None:
         raise UserError(f"distill.function_set: unknown operator(s) {unknown}; valid: {sorted(FUNCTIONS)}")
     if cfg.strategy not in STRATEGIES:
         raise UserError(f"distill.strategy must be one of {', '.join(STRATEGIES)}, got '{cfg.strategy}'")
+    if cfg.state_weights not in STATE_WEIGHTS:
+        raise UserError(f"distill.state_weights must be one of {', '.join(STATE_WEIGHTS)}, "
+                        f"got '{cfg.state_weights}'")
     if not 0 <= cfg.min_slot_share <= 1:
         raise UserError(f"distill.min_slot_share must be in [0, 1], got {cfg.min_slot_share}")
     fractions = (cfg.test_fraction, cfg.val_fraction)
@@ -134,8 +143,9 @@ def distil(prep: Prepared, cfg: DistillConfig, seed: int, checkpoint=None,
         if log is not None:
             log({**stats, "val_agreement": validation_agreement(est.current_best(), prep)})
 
-    estimator.fit(prep.X[prep.fit], prep.data.probs[prep.fit], checkpoint=checkpoint, callback=callback,
-                  initial_forests=initial_forests)
+    probs = prep.data.probs[prep.fit]
+    estimator.fit(prep.X[prep.fit], probs, state_weights(probs, cfg.state_weights), checkpoint=checkpoint,
+                  callback=callback, initial_forests=initial_forests)
     return estimator
 
 

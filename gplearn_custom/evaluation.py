@@ -86,6 +86,19 @@ def criticality(probs: np.ndarray) -> np.ndarray:
     return log_probs.max(axis=1) - log_probs.min(axis=1)
 
 
+STATE_WEIGHTS = ("uniform", "critical")
+
+
+def state_weights(probs: np.ndarray, kind: str) -> np.ndarray | None:
+    """The fitness weight of each state (``distill.state_weights``); None: all states alike."""
+    if kind == "uniform":
+        return None
+    weights = criticality(probs)
+    if not weights.sum() > 0:
+        return None  # a teacher indifferent everywhere: nothing to weigh by
+    return weights
+
+
 def agreement_measures(predicted: np.ndarray, actions: np.ndarray, probs: np.ndarray | None = None) -> dict:
     """Plain agreement and, given the teacher's distributions, agreement on decisive states (top
     probability >= ``DECISIVE``) and criticality-weighted agreement: where a student's choice matters."""

@@ -195,7 +195,8 @@ def test_bad_input_is_a_user_error(tmp_path, dataset):
     with pytest.raises(UserError, match="strategy"):
         main([*make_run(tmp_path / "other", dataset), "distill.strategy=greedy"])
     for override, key in (("distill.select_episodes=-1", "select_episodes"),
-                          ("distill.min_slot_share=1.5", "min_slot_share")):
+                          ("distill.min_slot_share=1.5", "min_slot_share"),
+                          ("distill.state_weights=decisive", "state_weights")):
         with pytest.raises(UserError, match=key):
             main([*make_run(tmp_path / "other", dataset), override])
     entries, meta = dataset
@@ -364,3 +365,29 @@ def test_decisive_and_critical_agreement_count_the_states_where_the_choice_matte
     assert m["critical_agreement"] > 0.9
     wrong_where_sure = np.array([1, 0, 0, 0])
     assert agreement_measures(wrong_where_sure, actions, probs)["critical_agreement"] < 0.1
+
+
+def test_critical_state_weights_follow_the_teacher_where_its_choice_matters():
+    """Identical features, conflicting labels: 80 % of the states lean weakly to UP, 20 % demand
+    NOOP. Uniform weights side with the many; criticality weights with the states that matter."""
+    from gplearn_custom.distill import distil
+    from gplearn_custom.evaluation import criticality, state_weights
+
+    weak, sharp = [0.25, 0.45, 0.30], [0.98, 0.01, 0.01]
+    probs = np.array([weak] * 80 + [sharp] * 20)
+    assert state_weights(probs, "uniform") is None
+    assert np.allclose(state_weights(probs, "critical"), criticality(probs))
+    entries, meta = scripted_pong_dataset(episodes=2, seed=0, max_steps=50)
+    state = entries[0]["state"]
+    states = [state] * len(probs)
+    spec = FeatureSpec.fit(states, meta["object_types"], meta["image_size"], agent_type=0)
+    X = spec.transform(states)
+    data = type("Data", (), {"probs": probs, "action_names": ["NOOP", "UP", "DOWN"],
+                             "actions": probs.argmax(1)})()
+    prep = type("Prep", (), {"X": X, "fit": np.arange(len(probs)), "spec": spec, "data": data,
+                             "val_or_train": lambda self: np.arange(len(probs))})()
+    chosen = {}
+    for weights in ("uniform", "critical"):
+        cfg = DistillConfig(**{**TINY, "population_size": 40, "generations": 2, "state_weights": weights})
+        chosen[weights] = set(distil(prep, cfg, seed=0).forest_.predict(X).tolist())
+    assert chosen == {"uniform": {1}, "critical": {0}}
