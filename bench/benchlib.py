@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +60,38 @@ def transfer_over_seeds(rows: list[dict], field: str) -> dict[str, dict[str, flo
             played.setdefault(variant["variant"], []).append(variant)
     return {name: {"seeds": len(variants), **{k: float(np.mean([v[k] for v in variants])) for k in keys}}
             for name, variants in played.items()}
+
+
+# a finished run's stages up to the dataset, which a later stage run again on a copy reads
+UPSTREAM = ("run.json", "teacher", "frames", "space", "dataset", "dataset.json", "dataset.meta.json")
+
+
+def copy_stages(run: Path, out: Path, names: Sequence[str]) -> None:
+    """``run``'s stage folders and files ``names`` into a new folder ``out``, without the teacher's
+    checkpoints (later stages read only ``teacher.zip``)."""
+    out.mkdir(parents=True)
+    for name in names:
+        source = run / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, ignore=shutil.ignore_patterns("checkpoints"))
+        elif source.is_file():
+            shutil.copy2(source, out / name)
+
+
+def rerun_parser(doc: str, example: str) -> argparse.ArgumentParser:
+    """The arguments of a bench that runs a stage again on copies of finished runs, with overrides."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--runs", required=True, help="comma-separated finished pipeline runs")
+    parser.add_argument("--name", required=True, help="results/<name>.json and bench/runs/<name>/")
+    parser.add_argument("overrides", nargs="+", help=f"the new settings, e.g. {example}")
+    return parser
+
+
+def run_stage(config: str, script: str, run: Path, seed: int, overrides: Sequence[str]) -> None:
+    """One stage script on a run folder with ``overrides`` (resuming an interrupted one)."""
+    subprocess.run([sys.executable, str(ROOT / script), "--config", config, "--run", str(run),
+                    "--seed", str(seed), "--resume", *overrides], cwd=ROOT, check=True)
 
 
 def games_from(eval_cfg, games: int):

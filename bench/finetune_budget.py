@@ -16,18 +16,18 @@ the new agent on each variant of the game) are kept. Writes results/<name>.json,
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from benchlib import (  # noqa: I001  (puts the repository on sys.path)
     ROOT,
+    UPSTREAM,
     bootstrap_ci,
+    copy_stages,
     merged_rows,
     over_runs,
+    rerun_parser,
+    run_stage,
     save,
     table,
     transfer_over_seeds,
@@ -36,26 +36,6 @@ from benchlib import (  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import load_yaml, to_dict
 from pipeline.config import load_config
-
-UPSTREAM = ("run.json", "teacher", "frames", "space", "dataset", "dataset.json", "dataset.meta.json",
-            "distill")
-
-
-def copy_upstream(run: Path, out: Path) -> None:
-    """The stages fine-tuning reads, without the teacher's checkpoints (only ``teacher.zip`` is read)."""
-    out.mkdir(parents=True)
-    for name in UPSTREAM:
-        source = run / name
-        if source.is_dir():
-            shutil.copytree(source, out / name, ignore=shutil.ignore_patterns("checkpoints"))
-        elif source.is_file():
-            shutil.copy2(source, out / name)
-
-
-def stage(args: argparse.Namespace, script: str, run: Path, seed: int) -> None:
-    """One stage script on the copy with the new budget (resuming an interrupted one)."""
-    subprocess.run([sys.executable, str(ROOT / script), "--config", args.config, "--run", str(run),
-                    "--seed", str(seed), "--resume", *args.overrides], cwd=ROOT, check=True)
 
 
 def budget_row(name: str, finetune: dict) -> dict:
@@ -66,12 +46,8 @@ def budget_row(name: str, finetune: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--runs", required=True, help="comma-separated finished pipeline runs")
-    parser.add_argument("--name", required=True, help="results/<name>.json and bench/runs/<name>/")
+    parser = rerun_parser(__doc__, "finetune.generations=30")
     parser.add_argument("--transfer", action="store_true", help="run the report (HackAtari variants) too")
-    parser.add_argument("overrides", nargs="+", help="the new budget, e.g. finetune.generations=30")
     args = parser.parse_args()
     rows = []
     for run in (Path(r) for r in args.runs.split(",")):
@@ -80,13 +56,13 @@ def main() -> None:
         out = ROOT / "bench" / "runs" / args.name / run.name
         if not (out / "finetune" / "complete.json").is_file():
             if not out.exists():
-                copy_upstream(run, out)
-            stage(args, "symbolic_finetuning.py", out, seed)
+                copy_stages(run, out, (*UPSTREAM, "distill"))
+            run_stage(args.config, "symbolic_finetuning.py", out, seed, args.overrides)
         wanted = to_dict(load_config(args.config, args.overrides, seed).finetune)
         if load_yaml(out / "finetune" / "config.yaml")["finetune"] != wanted:  # before any report on it
             raise SystemExit(f"error: {out} was fine-tuned with other settings; delete it to run again")
         if args.transfer and not (out / "report" / "complete.json").is_file():
-            stage(args, "report.py", out, seed)
+            run_stage(args.config, "report.py", out, seed, args.overrides)
         after = json.loads((out / "finetune" / "eval.json").read_text())
         rows.append({"run": str(run), "seed": seed,
                      "distilled_return": before["distilled"]["return_mean"],
