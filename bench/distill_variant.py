@@ -1,16 +1,17 @@
 """Stage II-C again on finished pipeline runs with other settings: agreement on the states that matter.
 
     .venv/bin/python bench/distill_variant.py --config configs/pong.yaml \
-        --runs bench/runs/pong_seed0 --name distill_critical_pong distill.state_weights=critical
+        --runs bench/runs/pong_seed0 --name distill_variants_pong distill.state_weights=critical
 
-Each run's upstream stages (teacher, frames, detector, dataset; not the teacher's checkpoints) are
-copied into ``bench/runs/<name>/<run's folder name>``, where ``distill_teacher.py`` runs again with
-the overrides and the run's own pipeline seed (a finished copy is only read). Per run, for the
-run's own forest and the new one: plain, decisive-state (the teacher's top probability >= 0.9)
-and criticality-weighted agreement and node counts, on the validation states (where settings are
-chosen) and on the held-out test states (what is reported), and the distilled return on the
-config's test seeds. Target (issue 16): decisive-state agreement >= 0.9 with at most 30 nodes per
-action. Writes results/<name>.json, merging rows by run.
+Each run's upstream stages (teacher, frames, detector, dataset; not the teacher's checkpoints)
+are copied into ``bench/runs/<name>/<run's folder name>-<overrides>``, where
+``distill_teacher.py`` runs again with the overrides and the run's own pipeline seed (a finished
+copy is only read). Per run, for the run's own forest and the new one: plain, decisive-state (the
+teacher's top probability >= 0.9) and criticality-weighted agreement and node counts, on the
+validation states (where settings are chosen) and on the held-out test states (what is reported),
+and the distilled return on the config's test seeds. Target (issue 16): decisive-state agreement
+>= 0.9 with at most 30 nodes per action. Writes results/<name>.json, merging rows by run and
+overrides, so that several settings may share one file.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main() -> None:
     rows = []
     for run in (Path(r) for r in args.runs.split(",")):
         seed = int(load_yaml(run / "distill" / "config.yaml")["seed"])
-        out = ROOT / "bench" / "runs" / args.name / run.name
+        out = ROOT / "bench" / "runs" / args.name / f"{run.name}-{'-'.join(args.overrides).replace('/', '_')}"
         if not (out / "distill" / "complete.json").is_file():
             if not out.exists():
                 copy_stages(run, out, UPSTREAM)
@@ -61,12 +62,13 @@ def main() -> None:
         wanted = to_dict(load_config(args.config, args.overrides, seed).distill)
         if load_yaml(out / "distill" / "config.yaml")["distill"] != wanted:
             raise SystemExit(f"error: {out} was distilled with other settings; delete it to run again")
-        rows.append({"run": str(run), "seed": seed, **forest_row(run, "run"), **forest_row(out, "new")})
-    rows = merged_rows(args.name, rows, key=lambda row: row["run"])
+        rows.append({"run": str(run), "seed": seed, "overrides": args.overrides, **forest_row(run, "run"),
+                     **forest_row(out, "new")})
+    rows = merged_rows(args.name, rows, key=lambda row: (row["run"], tuple(row["overrides"])))
     decisive = [f"{who}_{split}_decisive_agreement" for who in ("run", "new") for split in ("val", "test")]
-    columns = ["seed", *decisive, "run_size", "new_size", "run_return", "new_return"]
+    columns = ["seed", "overrides", *decisive, "run_size", "new_size", "run_return", "new_return"]
     print(table(rows, columns))
-    path = save(args.name, {"config": args.config, "overrides": args.overrides, "rows": rows})
+    path = save(args.name, {"config": args.config, "rows": rows})
     print(f"results -> {path}")
 
 
