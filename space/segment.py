@@ -101,16 +101,17 @@ class SegmentSource:
                  ) -> np.ndarray:
         """Pixels of one-colour regions wider or taller than ``max_size`` of the frame (walls, bars,
         road edges), removed before grouping so that a sprite touching them stays a sprite. Only the
-        ``candidates`` (indices into the frame's colours) whose pixels are numerous enough, and spread
-        far enough (one pass gives every colour's box), to span that far are labelled."""
+        ``candidates`` (indices into the frame's colours) with pixels enough, and rows or columns
+        unbroken for long enough, to span that far are labelled."""
         scenery = np.zeros(colour_index.shape, dtype=bool)
         span_w, span_h = self.cfg.max_size * w, self.cfg.max_size * h
-        boxes = ndimage.find_objects(colour_index + 1)
         for colour in candidates[counts[candidates] > min(span_w, span_h)]:
-            rows, cols = boxes[colour]
-            if rows.stop - rows.start <= span_h and cols.stop - cols.start <= span_w:
-                continue  # no part of this colour can be wider or taller than its box
-            labels, _ = ndimage.label(colour_index == colour, FOUR_CONNECTED)
+            mask = colour_index == colour
+            # a 4-connected part fills every row and column of its box, so a part that spans that
+            # far needs as long an unbroken run of rows (or columns) holding the colour
+            if _longest_run(mask.any(axis=1)) <= span_h and _longest_run(mask.any(axis=0)) <= span_w:
+                continue
+            labels, _ = ndimage.label(mask, FOUR_CONNECTED)
             for index, window in enumerate(ndimage.find_objects(labels), start=1):
                 rows, cols = window
                 if rows.stop - rows.start > span_h or cols.stop - cols.start > span_w:
@@ -168,6 +169,12 @@ class SegmentSource:
         y, x = (top + height / 2, left + width / 2) if position is None else position
         detections.append(Detection(x=float(x), y=float(y), width=float(width), height=float(height),
                                     score=1.0, embedding=embedding))
+
+
+def _longest_run(flags: np.ndarray) -> int:
+    """The length of the longest unbroken run of True in a 1-D array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], flags, [False]]).astype(np.int8)))
+    return int((edges[1::2] - edges[::2]).max(initial=0))
 
 
 def _unpack(packed: np.ndarray | np.integer) -> np.ndarray:
