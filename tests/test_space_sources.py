@@ -43,6 +43,16 @@ def test_segment_drops_scenery_and_counts_many_objects_of_one_type() -> None:
     frame[10:12, :] = 200  # a full-width bar is scenery
     frame[30:33, 30:33] = 255
     assert len(SegmentSource(SegmentConfig()).detect_frame(frame)) == 1
+    # a row of one colour broken every 8 pixels spans the frame but no part of it does: 8 sprites
+    dashed = np.zeros((64, 64, 3), np.uint8)
+    dashed[40:42, :] = 200
+    dashed[40:42, 7::8] = 0
+    assert len(SegmentSource(SegmentConfig()).detect_frame(dashed)) == 8
+    # the same colour as one long bent bar (down, across, up) is scenery, though no row holds it all
+    bent = np.zeros((64, 64, 3), np.uint8)
+    bent[5:40, 2] = bent[39, 2:62] = bent[5:40, 61] = 200
+    bent[20:23, 30:33] = 255
+    assert len(SegmentSource(SegmentConfig()).detect_frame(bent)) == 1
 
 
 def boxes(cfg: SegmentConfig, frame: np.ndarray) -> list[tuple[float, float, float, float]]:
