@@ -14,8 +14,8 @@ import numpy as np
 from stable_baselines3.common.atari_wrappers import ClipRewardEnv, MaxAndSkipEnv, StickyActionEnv
 from stable_baselines3.common.monitor import Monitor
 
-from envs import SCREEN, InfoFromGame
 from envs.config import EnvConfig
+from envs.info import SCREEN, InfoFromGame
 
 log = logging.getLogger(__name__)
 

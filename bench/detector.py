@@ -33,9 +33,9 @@ import torch
 from benchlib import ROOT, machine, merged_rows, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict, to_dict
-from envs import perceived_frame
 from envs.builtin import BuiltinPong, random_play
 from envs.config import EnvConfig
+from envs.info import perceived_frame
 from pipeline.config import load_config
 from see.dataset_config import DatasetConfig
 from see.object_types import TypeConfusion, fit_types

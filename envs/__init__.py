@@ -2,7 +2,7 @@
 
 Every environment yields the game's own RGB frames (H, W, 3) uint8 as observations (Atari: the
 210x160 screen, max-pooled over the skipped frames), which the detector reads at its own input
-size (Atari and retro: the last of the skipped frames, ``perceived_frame``). The teacher sees them
+size (Atari and retro: the last of the skipped frames, ``envs.info.perceived_frame``). The teacher sees them
 smaller: ``teacher_frame`` resizes a frame to ``env.obs_size`` (84 for Atari and retro games) the
 one way both training (``make_vec_env``) and the later stages' teacher (``teacher.agent``) do it.
 ``train=True`` adds the training-only wrappers (a lost life ends the episode, clipped rewards);
@@ -107,43 +107,6 @@ class GreyFrames(gym.ObservationWrapper):
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return to_grey(observation)
-
-
-SCREEN = "screen"  # info key: the emulator's last frame, where a frame skip pools two
-
-
-class InfoFromGame(gym.Wrapper):
-    """Adds what ``reads`` take from the unwrapped game to ``info`` at every reset and step: Atari's
-    console RAM (``ram``: OCAtari's truth, for diagnostics) and the emulator's last frame (``screen``).
-
-    With a frame skip, Atari's and retro's observation is the max of the last two frames: the
-    teacher's input, as it was trained, which keeps sprites drawn every other frame. There a moving
-    object is drawn twice, one frame apart, so its box is stretched and its centre is half a move
-    behind. Perception reads the last frame instead (``perceived_frame``), the frame OCAtari's RAM
-    truth describes (README: Atari detection on the raw screen).
-    """
-
-    def __init__(self, env: gym.Env, reads: dict[str, Callable[[gym.Env], np.ndarray]]):
-        super().__init__(env)
-        self.reads = reads  # of the unwrapped game: they hold no emulator past ``close``
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return obs, self._with_reads(info)
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, self._with_reads(info)
-
-    def _with_reads(self, info: dict) -> dict:
-        game = self.env.unwrapped
-        return {**info, **{key: read(game) for key, read in self.reads.items()}}
-
-
-def perceived_frame(frame: np.ndarray, info: dict | None) -> np.ndarray:
-    """The frame the detector reads: the emulator's last frame where the game gives it
-    (``InfoFromGame``), else the observation itself (the built-in games, which do not pool)."""
-    return info[SCREEN] if info and SCREEN in info else frame
 
 
 class WithoutInfo(gym.Wrapper):

@@ -25,8 +25,8 @@ from stable_baselines3.common.atari_wrappers import (
 from stable_baselines3.common.monitor import Monitor
 
 from common.errors import UserError
-from envs import SCREEN, InfoFromGame
 from envs.config import EnvConfig
+from envs.info import SCREEN, InfoFromGame
 
 
 def game_name(env_id: str) -> str:

@@ -25,7 +25,7 @@ from common.config import to_dict
 from common.errors import UserError
 from common.io import write_json
 from common.shards import load_frames
-from envs import perceived_frame
+from envs.info import perceived_frame
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from see.agent_finder import ActionResponse

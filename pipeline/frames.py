@@ -9,7 +9,7 @@ from tqdm import tqdm
 from common.config import check_ranges
 from common.io import read_json, write_json
 from common.shards import write_shard
-from envs import perceived_frame
+from envs.info import perceived_frame
 from pipeline.cli import StageArgs
 
 STAGE = "frames"

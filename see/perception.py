@@ -15,7 +15,7 @@ import numpy as np
 from common.config import from_dict
 from common.errors import UserError
 from common.io import read_json
-from envs import SCREEN, perceived_frame
+from envs.info import SCREEN, perceived_frame
 from see.dataset import meta_path
 from see.object_types import TypeModel
 from see.tracking import Tracker
@@ -32,7 +32,7 @@ class Perception:
         self.types = types
         self.tracker = tracker
         self.decimals = decimals
-        # read the game's last frame where it gives one (``envs.perceived_frame``); False: the
+        # read the game's last frame where it gives one (``envs.info.perceived_frame``); False: the
         # observation, as datasets made before perception read the last frame were
         self.screen = screen
 
@@ -73,7 +73,7 @@ class Perception:
     def detect(self, frames: Sequence[np.ndarray], infos: Sequence[dict] | None = None
                ) -> list[list[Detection]]:
         """The detections of a batch of steps, each read on the frame perception sees
-        (``envs.perceived_frame``: Atari's last frame, not the teacher's pooled one)."""
+        (``envs.info.perceived_frame``: Atari's last frame, not the teacher's pooled one)."""
         if infos is None or not self.screen:
             return self.source.detect(np.stack(frames), None if infos is None else list(infos))
         seen = np.stack([perceived_frame(frame, info) for frame, info in zip(frames, infos, strict=True)])

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
-from envs import SCREEN, action_names, env_kind, make_env, make_vec_env, perceived_frame, teacher_frame
+from envs import action_names, env_kind, make_env, make_vec_env, teacher_frame
 from envs.builtin import BuiltinFreeway, BuiltinPong
 from envs.config import EnvConfig
+from envs.info import SCREEN, perceived_frame
 from tests.helpers import track_ball
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
-from envs import SCREEN
 from envs.builtin import BuiltinPong
+from envs.info import SCREEN
 from see.agent_finder import ActionResponse
 from see.object_types import TypeConfusion, TypeModel, colour_name, describe_types, fit_types, true_agent_type
 from see.perception import Perception
