@@ -56,9 +56,10 @@ class SegmentSource:
         if self.cfg.position == "centroid":
             centroid_sums = np.stack([np.bincount(owner, (pixel // w).astype(np.float64), n_labels),
                                       np.bincount(owner, (pixel % w).astype(np.float64), n_labels)], -1)
-        may_split = np.zeros(n_labels, dtype=bool)
+        dominant = np.zeros((n_labels, 1), dtype=bool)  # (region, colour): one of its sprites' colours
         if self.cfg.split_colours:
-            may_split = self._dominant_colours(owner, colour_index.ravel()[pixel], areas, len(values)) >= 2
+            dominant = self._dominant_colours(owner, colour_index.ravel()[pixel], areas, len(values))
+        may_split = dominant.sum(axis=1) >= 2
         detections = []
         for index, window in enumerate(ndimage.find_objects(labels), start=1):
             if window is None or areas[index] < self.cfg.min_area:
@@ -73,19 +74,18 @@ class SegmentSource:
                              cols.stop - cols.start, colour_sums[index] / areas[index], position, h, w)
                 continue
             region = labels[window] == index
-            for part in self._split_by_colour(region, packed[window], bg_rgb):
+            for part in self._split_by_colour(region, packed[window], values[dominant[index]], bg_rgb):
                 self._add(detections, part, frame[window], (window[0].start, window[1].start), h, w)
         return detections
 
     @staticmethod
     def _dominant_colours(labels: np.ndarray, colour_index: np.ndarray, areas: np.ndarray, n_colours: int
                           ) -> np.ndarray:
-        """Per region (``labels`` and ``colour_index`` of its pixels), how many colours hold at least 3
-        of its pixels and 2 % of them (the colours ``_split_by_colour`` weighs): below 2, the region
-        is one sprite."""
+        """(region, colour) True where the colour holds at least 3 of the region's pixels and 2 % of
+        them (``labels`` and ``colour_index`` of its pixels): the colours ``_split_by_colour`` weighs;
+        a region with fewer than two is one sprite."""
         counts = np.bincount(labels * n_colours + colour_index, minlength=len(areas) * n_colours)
-        counts = counts.reshape(len(areas), n_colours)
-        return (counts >= np.maximum(3, 0.02 * areas)[:, None]).sum(axis=1)
+        return counts.reshape(len(areas), n_colours) >= np.maximum(3, 0.02 * areas)[:, None]
 
     def _group(self, mask: np.ndarray) -> np.ndarray:
         """Labels of ``mask``'s objects: 4-connected parts, with parts up to ``merge_gap`` pixels
@@ -118,18 +118,14 @@ class SegmentSource:
                     scenery[window] |= labels[window] == index
         return scenery
 
-    def _split_by_colour(self, region: np.ndarray, packed: np.ndarray, background: np.ndarray
-                         ) -> Iterator[np.ndarray]:
-        """The region itself, or one connected part per sprite colour (same window).
+    def _split_by_colour(self, region: np.ndarray, packed: np.ndarray, dominant: np.ndarray,
+                         background: np.ndarray) -> Iterator[np.ndarray]:
+        """The region itself, or one connected part per sprite colour (same window); ``dominant``
+        are the region's packed colours that count (``_dominant_colours``), two or more.
 
         Colours are compared by their direction away from the background, so the blends that
         resizing leaves along a sprite's edge stay with the sprite.
         """
-        values, counts = np.unique(packed[region], return_counts=True)
-        dominant = values[counts >= max(3, 0.02 * region.sum())]
-        if len(dominant) < 2:
-            yield region
-            return
         directions = _unit(_unpack(dominant) - background)
         groups = [directions[0]]
         for d in directions[1:]:
