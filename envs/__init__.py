@@ -29,6 +29,7 @@ from stable_baselines3.common.vec_env import (
 from common.errors import UserError
 from envs.builtin import BuiltinFreeway, BuiltinPong
 from envs.config import EnvConfig
+from envs.info import WithoutInfo
 
 BUILTIN_GAMES: dict[str, type[gym.Env]] = {
     "BuiltinPong-v0": BuiltinPong,
@@ -107,30 +108,6 @@ class GreyFrames(gym.ObservationWrapper):
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return to_grey(observation)
-
-
-class WithoutInfo(gym.Wrapper):
-    """Deletes the named ``info`` keys at every reset and step.
-
-    Training drops ``objects``: SB3's DummyVecEnv deep-copies every info every step and the teacher
-    never reads the true objects (about 7 % of its training time). ``env.hide_truth`` drops
-    ``objects`` and ``ram``: the pipeline then sees what a user's game without truth gives it.
-    """
-
-    def __init__(self, env: gym.Env, keys: tuple[str, ...]):
-        super().__init__(env)
-        self.keys = keys
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return obs, self._without(info)
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, self._without(info)
-
-    def _without(self, info: dict) -> dict:
-        return {k: v for k, v in info.items() if k not in self.keys}
 
 
 class StallLimit(gym.Wrapper):
