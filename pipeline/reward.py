@@ -88,10 +88,19 @@ def split(episodes: list[Demonstration], n_sources: int, cfg, seed: int) -> tupl
 
 
 def correlations(predicted: np.ndarray, true: np.ndarray) -> dict:
-    """Spearman and Pearson of predicted and true returns (None where either is constant)."""
+    """Spearman and Pearson of predicted and true returns (None where either is constant), and two
+    readings that equal scores do not blur: ``pairs_ordered``, the share of pairs of episodes with
+    different scores whose predicted returns are in the same order, and ``spearman_ceiling``, the
+    Spearman of a reward that orders every such pair right but, as a sum over states does, gives
+    equally scored episodes different returns (built-in Pong's games end on few distinct scores)."""
     if len(true) < 3 or np.ptp(true) == 0 or np.ptp(predicted) == 0:
-        return {"spearman": None, "pearson": None, "episodes": len(true)}
+        return {"spearman": None, "pearson": None, "pairs_ordered": None, "spearman_ceiling": None,
+                "episodes": len(true)}
+    differ = np.sign(true[:, None] - true[None, :])
+    ordered = (np.sign(predicted[:, None] - predicted[None, :]) == differ)[differ > 0].mean()
     return {"spearman": float(spearmanr(predicted, true)[0]), "pearson": float(pearsonr(predicted, true)[0]),
+            "pairs_ordered": float(ordered),
+            "spearman_ceiling": float(spearmanr(np.arange(len(true)), np.sort(true))[0]),
             "episodes": len(true)}
 
 
@@ -129,7 +138,7 @@ def learn_reward(config: Config, run: Path, out: Path, cache: DemonstrationCache
                         "score); use rank_by=checkpoint or more episodes")
     rows = np.concatenate([features[i] for i in train])
     x_mean, x_std = rows.mean(axis=0), np.maximum(rows.std(axis=0), 1e-6)
-    model = LearnedReward(spec, [], cfg.hidden, x_mean, x_std)
+    model = LearnedReward(spec, [], cfg.hidden, x_mean, x_std, input_clip=cfg.input_clip or None)
     batch = ClipBatch([model.scaled(features[i]) for i in train])
     lengths = np.array([len(features[i]) for i in train])
     members = []
@@ -138,7 +147,8 @@ def learn_reward(config: Config, run: Path, out: Path, cache: DemonstrationCache
             rng = np.random.default_rng([config.seed, m])
             torch.manual_seed(config.seed * 1000 + m)
             net = reward_network(spec.n_features, cfg.hidden)
-            pairs = draw_pairs(label[train], lengths, cfg.pairs, cfg.clip_length, rng)
+            pairs = draw_pairs(label[train], lengths, cfg.pairs, cfg.clip_length, rng,
+                                cfg.whole_episode_share)
 
             def log(epoch: int, loss: float, accuracy: float, m: int = m) -> None:
                 writer.add_scalar(f"reward/loss_member{m}", loss, epoch)

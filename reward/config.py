@@ -33,12 +33,18 @@ class RewardConfig:
     # Bradley-Terry pairs of clips from differently ranked episodes
     pairs: int = 3000
     clip_length: int = 40  # states per clip (shorter episodes give shorter clips)
+    # share of the pairs that compare two whole episodes instead of two clips: their sums over unequal
+    # lengths fix the reward's level, which equal clips leave free (README: learned rewards)
+    whole_episode_share: float = 0.0
     # an ensemble of small MLPs on the features of one state; members see bootstrap draws of the pairs
     ensemble: int = 3
     hidden: int = 64
     epochs: int = 4
     batch_size: int = 64
     learning_rate: float = 1.0e-3
+    # the networks' inputs: standardised features clipped to +-input_clip deviations (0: no clip), as SB3's
+    # VecNormalize clips at 10: a rarely missing object's flag is otherwise a hundred deviations out
+    input_clip: float = 10.0
     weight_decay: float = 1.0e-4
     # the readable reward: one program regressed on the ensemble's per-state reward
     symbolic_population: int = 500
@@ -56,8 +62,8 @@ class RewardConfig:
                                    "ensemble", "hidden", "epochs", "batch_size", "symbolic_population",
                                    "symbolic_generations", "symbolic_max_size", "symbolic_states",
                                    "torch_threads"),
-                     non_negative=("heldout_checkpoints", "weight_decay", "symbolic_parsimony"),
-                     unit=("heldout_share",), positive=("learning_rate",))
+                     non_negative=("heldout_checkpoints", "weight_decay", "input_clip", "symbolic_parsimony"),
+                     unit=("heldout_share", "whole_episode_share"), positive=("learning_rate",))
         if self.heldout_share >= 1:
             raise UserError("reward.heldout_share must leave episodes to train on (below 1), "
                             f"got {self.heldout_share}")

@@ -1,8 +1,9 @@
 """T-REX (Brown et al., ICML 2019): a reward on one state, learned from ranked episodes alone.
 
-A pair of equally long clips from two differently ranked episodes is labelled by which comes from
-the better one; the clips' predicted returns (sums of the per-state reward) are the logits of a
-Bradley-Terry model, trained with cross-entropy. The reward reads the object features of a state
+A pair of equally long clips from two differently ranked episodes (or, for a share of the pairs,
+the two whole episodes) is labelled by which comes from the better one; the clips' predicted
+returns (sums of the per-state reward) are the logits of a Bradley-Terry model, trained with
+cross-entropy. The reward reads the object features of a state
 (``gplearn_custom.language.features``), so it sees what the symbolic policy sees. An ensemble of
 small MLPs, each on its own bootstrap draw of the pairs, is averaged after each member's output is
 standardised on the training states (T-REX rewards are defined up to scale and shift).
@@ -27,32 +28,38 @@ MODEL_META = "model.json"
 
 @dataclass
 class Pairs:
-    """Clip pairs: ``first``/``second`` hold (episode, start) rows; ``length`` per pair; ``label`` 1 where
-    the second clip's episode ranks higher."""
+    """Clip pairs: ``first``/``second`` hold (episode, start, length) rows; ``label`` 1 where the second
+    clip's episode ranks higher."""
 
     first: np.ndarray
     second: np.ndarray
-    length: np.ndarray
     label: np.ndarray
 
 
-def draw_pairs(ranks: np.ndarray, lengths: np.ndarray, n: int, clip_length: int,
-               rng: np.random.Generator) -> Pairs:
-    """``n`` pairs of clips from episodes of different rank, each clip at a random start."""
+def draw_pairs(ranks: np.ndarray, lengths: np.ndarray, n: int, clip_length: int, rng: np.random.Generator,
+               whole_share: float = 0.0) -> Pairs:
+    """``n`` pairs of episodes of different rank. Most compare two equally long clips at random starts,
+    as T-REX does; a ``whole_share`` of them compare the two whole episodes, whose lengths differ.
+    Equal clips leave the reward's level free (adding a constant to every state changes no clip
+    pair's order), but a whole episode's predicted return is a sum over all its states: without
+    whole pairs a reward can rank by how long a game lasts instead of what it scores."""
     ranks, lengths = np.asarray(ranks, dtype=np.float64), np.asarray(lengths, dtype=np.int64)
     if len(np.unique(ranks)) < 2:
         raise ValueError("T-REX needs episodes of at least two ranks")
-    first, second = np.zeros((n, 2), np.int64), np.zeros((n, 2), np.int64)
-    length, label = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    first, second = np.zeros((n, 3), np.int64), np.zeros((n, 3), np.int64)
+    label = np.zeros(n, np.int64)
     for k in range(n):
         i, j = rng.integers(len(ranks), size=2)
         while ranks[i] == ranks[j]:
             i, j = rng.integers(len(ranks), size=2)
-        length[k] = min(clip_length, lengths[i], lengths[j])
-        first[k] = i, rng.integers(lengths[i] - length[k] + 1)
-        second[k] = j, rng.integers(lengths[j] - length[k] + 1)
+        if whole_share > 0 and rng.random() < whole_share:
+            first[k], second[k] = (i, 0, lengths[i]), (j, 0, lengths[j])
+        else:
+            length = min(clip_length, lengths[i], lengths[j])
+            first[k] = i, rng.integers(lengths[i] - length + 1), length
+            second[k] = j, rng.integers(lengths[j] - length + 1), length
         label[k] = int(ranks[j] > ranks[i])
-    return Pairs(first, second, length, label)
+    return Pairs(first, second, label)
 
 
 def reward_network(n_features: int, hidden: int) -> nn.Module:
@@ -61,27 +68,26 @@ def reward_network(n_features: int, hidden: int) -> nn.Module:
 
 
 class ClipBatch:
-    """Rows of every training state in one tensor, and the padded row indices of a batch of clips."""
+    """Rows of every training state in one tensor, and the rows of a batch of clips."""
 
     def __init__(self, episodes: Sequence[np.ndarray]):
         self.offsets = np.concatenate([[0], np.cumsum([len(e) for e in episodes])])
-        # one zero row at the end: where the padding of short clips points
-        self.rows = torch.as_tensor(np.concatenate([*episodes, np.zeros((1, episodes[0].shape[1]))]),
-                                    dtype=torch.float32)
-        self.pad = len(self.rows) - 1
+        self.rows = torch.as_tensor(np.concatenate(episodes), dtype=torch.float32)
 
-    def indices(self, clips: np.ndarray, length: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, L) row indices and mask of clips given as (episode, start) rows."""
-        width = int(length.max())
-        steps = np.arange(width)
-        index = self.offsets[clips[:, 0], None] + clips[:, 1, None] + steps
-        mask = steps < length[:, None]
-        return torch.as_tensor(np.where(mask, index, self.pad)), torch.as_tensor(mask, dtype=torch.float32)
+    def indices(self, clips: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The row of every state of clips given as (episode, start, length) rows, one after another,
+        and the clip each belongs to: clips of any lengths, with no padding."""
+        length = clips[:, 2]
+        owner = np.repeat(np.arange(len(clips)), length)
+        step = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+        index = self.offsets[clips[owner, 0]] + clips[owner, 1] + step
+        return torch.as_tensor(index), torch.as_tensor(owner)
 
 
-def clip_returns(net: nn.Module, batch: ClipBatch, clips: np.ndarray, length: np.ndarray) -> torch.Tensor:
-    index, mask = batch.indices(clips, length)
-    return (net(batch.rows[index]).squeeze(-1) * mask).sum(dim=1)
+def clip_returns(net: nn.Module, batch: ClipBatch, clips: np.ndarray) -> torch.Tensor:
+    index, owner = batch.indices(clips)
+    rewards = net(batch.rows[index]).squeeze(-1)
+    return torch.zeros(len(clips), dtype=rewards.dtype).index_add(0, owner, rewards)
 
 
 def train_member(net: nn.Module, batch: ClipBatch, pairs: Pairs, epochs: int, batch_size: int,
@@ -95,8 +101,8 @@ def train_member(net: nn.Module, batch: ClipBatch, pairs: Pairs, epochs: int, ba
     for epoch in range(epochs):
         loss_sum = correct = 0.0
         for chunk in np.array_split(rng.permutation(len(label)), max(len(label) // batch_size, 1)):
-            logits = torch.stack([clip_returns(net, batch, pairs.first[chunk], pairs.length[chunk]),
-                                  clip_returns(net, batch, pairs.second[chunk], pairs.length[chunk])], dim=1)
+            logits = torch.stack([clip_returns(net, batch, pairs.first[chunk]),
+                                  clip_returns(net, batch, pairs.second[chunk])], dim=1)
             loss = nn.functional.cross_entropy(logits, label[chunk])
             optimizer.zero_grad()
             loss.backward()
@@ -113,15 +119,21 @@ class LearnedReward:
     states' features. Saved as ``model.pt`` (weights) and ``model.json`` (everything else)."""
 
     def __init__(self, spec: FeatureSpec, nets: list[nn.Module], hidden: int, x_mean: np.ndarray,
-                 x_std: np.ndarray, out_mean: np.ndarray | None = None, out_std: np.ndarray | None = None):
-        self.spec, self.nets, self.hidden = spec, nets, hidden
+                 x_std: np.ndarray, out_mean: np.ndarray | None = None, out_std: np.ndarray | None = None,
+                 input_clip: float | None = None):
+        self.spec, self.nets, self.hidden, self.input_clip = spec, nets, hidden, input_clip
         self.x_mean, self.x_std = np.asarray(x_mean, np.float64), np.asarray(x_std, np.float64)
         self.out_mean = np.zeros(len(nets)) if out_mean is None else np.asarray(out_mean, np.float64)
         self.out_std = np.ones(len(nets)) if out_std is None else np.asarray(out_std, np.float64)
 
     def scaled(self, X: np.ndarray) -> np.ndarray:
-        """Features as the networks take them: standardised on the training states."""
-        return (np.asarray(X, np.float64) - self.x_mean) / self.x_std
+        """Features as the networks take them: standardised on the training states, and clipped to
+        +-``input_clip`` standard deviations (as SB3's ``VecNormalize`` clips observations): a flag that is
+        nearly always set (an object seen in all but a few frames) has a tiny spread, and the frame
+        without it would otherwise reach the network a hundred deviations out, where an MLP's output
+        is anything."""
+        scaled = (np.asarray(X, np.float64) - self.x_mean) / self.x_std
+        return scaled if self.input_clip is None else np.clip(scaled, -self.input_clip, self.input_clip)
 
     @torch.no_grad()
     def members(self, X: np.ndarray) -> np.ndarray:
@@ -146,7 +158,7 @@ class LearnedReward:
         torch.save([net.state_dict() for net in self.nets], folder / MODEL)
         write_json(folder / MODEL_META, {
             "feature_spec": self.spec.to_dict(), "hidden": self.hidden, "members": len(self.nets),
-            "x_mean": self.x_mean.tolist(), "x_std": self.x_std.tolist(),
+            "x_mean": self.x_mean.tolist(), "x_std": self.x_std.tolist(), "input_clip": self.input_clip,
             "out_mean": self.out_mean.tolist(), "out_std": self.out_std.tolist()})
 
     @classmethod
@@ -159,4 +171,4 @@ class LearnedReward:
             net.load_state_dict(weights)
             nets.append(net.eval())
         return cls(spec, nets, int(meta["hidden"]), meta["x_mean"], meta["x_std"], meta["out_mean"],
-                   meta["out_std"])
+                   meta["out_std"], meta.get("input_clip"))  # rewards saved before the clip have none

@@ -17,7 +17,7 @@ from gplearn_custom.regression import SymbolicRewardRegressor, affine_fit
 from gplearn_custom.rl.fitness import play
 from gplearn_custom.rl.lockstep import Lockstep
 from pipeline.config import Config, load_config
-from reward.trex import ClipBatch, LearnedReward, draw_pairs, reward_network, train_member
+from reward.trex import ClipBatch, LearnedReward, clip_returns, draw_pairs, reward_network, train_member
 from teacher.agent import CHECKPOINTS, MODEL_FILE
 from tests.helpers import PONG, untrained_teacher_run
 from tests.test_finetune import SPEC, one_torch_thread, pong_forest  # noqa: F401  (an autouse fixture)
@@ -29,11 +29,33 @@ def test_pairs_join_differently_ranked_episodes_with_clips_inside_them():
     i, j = pairs.first[:, 0], pairs.second[:, 0]
     assert np.all(ranks[i] != ranks[j])
     assert np.array_equal(pairs.label, (ranks[j] > ranks[i]).astype(int))
-    assert np.all(pairs.length == np.minimum(10, np.minimum(lengths[i], lengths[j])))
+    assert np.array_equal(pairs.first[:, 2], pairs.second[:, 2])
+    assert np.all(pairs.first[:, 2] == np.minimum(10, np.minimum(lengths[i], lengths[j])))
     for clips in (pairs.first, pairs.second):
-        assert np.all(clips[:, 1] >= 0) and np.all(clips[:, 1] + pairs.length <= lengths[clips[:, 0]])
+        assert np.all(clips[:, 1] >= 0) and np.all(clips[:, 1] + clips[:, 2] <= lengths[clips[:, 0]])
     with pytest.raises(ValueError, match="two ranks"):
         draw_pairs(np.zeros(3), np.full(3, 10), 5, 4, np.random.default_rng(0))
+
+
+def test_a_share_of_pairs_compares_whole_episodes_of_unequal_length():
+    ranks, lengths = np.array([0, 0, 1, 2, 2]), np.array([30, 5, 12, 40, 8])
+    pairs = draw_pairs(ranks, lengths, 1000, 10, np.random.default_rng(0), whole_share=0.3)
+    whole = np.ones(len(pairs.label), bool)
+    for clips in (pairs.first, pairs.second):
+        whole &= (clips[:, 1] == 0) & (clips[:, 2] == lengths[clips[:, 0]])
+    unequal = pairs.first[:, 2] != pairs.second[:, 2]  # every episode here has its own length
+    assert np.array_equal(whole, unequal) and 0.25 < whole.mean() < 0.35
+    assert np.array_equal(pairs.label, (ranks[pairs.second[:, 0]] > ranks[pairs.first[:, 0]]).astype(int))
+
+
+def test_clip_returns_sum_each_clip_of_any_length():
+    episodes = [np.arange(12, dtype=float).reshape(6, 2), np.arange(8, dtype=float).reshape(4, 2) + 100]
+    batch = ClipBatch(episodes)
+    clips = np.array([[0, 1, 3], [1, 0, 4], [0, 5, 1]])
+    net = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.ones_(net.weight)
+    expected = [episodes[0][1:4].sum(), episodes[1].sum(), episodes[0][5].sum()]
+    assert np.allclose(clip_returns(net, batch, clips).detach().numpy(), expected)
 
 
 def ranked_episodes(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -65,11 +87,29 @@ def test_trex_recovers_a_reward_that_ranks_unseen_episodes():
     assert np.corrcoef(predicted, true)[0, 1] > 0.9
 
 
+def test_only_whole_episode_pairs_learn_that_shorter_games_are_better():
+    """States that all look alike, episodes ranked by length alone (shorter is better): equal clips
+    cannot tell two episodes apart, whole episodes can, through the reward's level."""
+    lengths = np.arange(10, 50, 2)
+    episodes = [np.ones((n, 2)) for n in lengths]
+    ranks = -lengths.astype(float)
+    for share, learns in ((0.0, False), (1.0, True)):
+        torch.manual_seed(0)
+        net = reward_network(2, 8)
+        pairs = draw_pairs(ranks, lengths, 600, 8, np.random.default_rng(0), whole_share=share)
+        fitted = train_member(net, ClipBatch(episodes), pairs, 5, 32, 1e-2, 0.0, np.random.default_rng(1))
+        if learns:
+            assert fitted["pair_accuracy"] > 0.95
+            assert net(torch.ones(1, 2)).item() < 0  # each state costs: a shorter game sums higher
+        else:
+            assert fitted["loss"] == pytest.approx(np.log(2), abs=1e-5)  # every pair: two equal clips
+
+
 def test_a_saved_learned_reward_loads_with_the_same_outputs(tmp_path):
     torch.manual_seed(0)
     nets = [reward_network(SPEC.n_features, 8).eval() for _ in range(2)]
     X = np.random.default_rng(0).normal(size=(50, SPEC.n_features))
-    reward = LearnedReward(SPEC, nets, 8, X.mean(axis=0), X.std(axis=0))
+    reward = LearnedReward(SPEC, nets, 8, X.mean(axis=0), X.std(axis=0), input_clip=3.0)
     reward.standardise_on(X)
     members = (reward.members(X) - reward.out_mean[:, None]) / reward.out_std[:, None]
     assert np.allclose(members.mean(axis=1), 0, atol=1e-6) and np.allclose(members.std(axis=1), 1, atol=1e-6)
@@ -77,6 +117,8 @@ def test_a_saved_learned_reward_loads_with_the_same_outputs(tmp_path):
     loaded = LearnedReward.load(tmp_path)
     assert np.array_equal(loaded.of_features(X), reward.of_features(X))
     assert loaded.spec == SPEC and len(loaded.of_features(X[:0])) == 0
+    far, edge = (X.mean(axis=0) + k * X.std(axis=0) for k in (100, 3))  # 100 deviations out reads as 3
+    assert np.array_equal(loaded.of_features(far[None]), loaded.of_features(edge[None]))
 
 
 def test_the_symbolic_reward_finds_a_linear_reward_on_its_scale():
