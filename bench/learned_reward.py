@@ -12,7 +12,8 @@ time only, not the minutes of play). Then Stage III's
 search runs twice from the run's distilled forest with the same seed and budget, once on the game's
 score and once on the learned reward; both outputs are evaluated on the test seeds by the game's
 score. Written to results/<name>.json, with the mean and 95 % bootstrap interval over runs of every
-figure.
+figure; a run's row replaces the file's row of the same run folder, the others are kept, so runs may
+be measured by separate commands (with the same overrides).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from benchlib import over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import merged_rows, over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
 
 import learn_reward
 from common.io import read_json
@@ -44,6 +45,8 @@ def one_run(config_path: str, run: Path, overrides: list[str], relearn: bool) ->
     reward = read_json(run / "reward" / "eval.json")
     row = {"run": str(run), "seed": seed,
            "spearman_heldout": reward["heldout"]["spearman"], "pearson_heldout": reward["heldout"]["pearson"],
+           "pairs_ordered_heldout": reward["heldout"]["pairs_ordered"],
+           "spearman_ceiling_heldout": reward["heldout"]["spearman_ceiling"],
            "spearman_extrapolation": reward["extrapolation"]["spearman"],
            "symbolic_spearman_heldout": reward["symbolic_heldout"]["spearman"],
            "symbolic_reward": reward["symbolic"]["program"], "symbolic_size": reward["symbolic"]["size"],
@@ -74,8 +77,15 @@ def main() -> None:
                         help="learn a run's reward again where it was made with other settings (replaces it)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    rows = [one_run(args.config, Path(run), args.overrides, args.relearn) for run in args.runs]
-    figures = ("spearman_heldout", "pearson_heldout", "spearman_extrapolation", "symbolic_spearman_heldout",
+    rows = [{**one_run(args.config, Path(run), args.overrides, args.relearn), "overrides": args.overrides}
+            for run in args.runs]
+    name = args.name or f"learned_reward_{Path(args.config).stem}"
+    rows = merged_rows(name, rows, key=lambda row: row["run"])
+    if len({tuple(row.get("overrides", ())) for row in rows}) > 1:
+        raise SystemExit(f"error: results/{name}.json holds runs made with other overrides; pass --name "
+                         "for a new results file, or run every run again with these")
+    figures = ("spearman_heldout", "pearson_heldout", "pairs_ordered_heldout", "spearman_ceiling_heldout",
+               "spearman_extrapolation", "symbolic_spearman_heldout",
                "distilled", "finetune_game", "finetune_learned", "random")
     summary = {k: over_runs([r[k] for r in rows if r[k] is not None]) for k in figures}
     game, learned = summary["finetune_game"]["mean"], summary["finetune_learned"]["mean"]
@@ -83,9 +93,8 @@ def main() -> None:
     print(table(rows, ["seed", *figures]))
     print({k: (round(v["mean"], 3), [round(c, 3) for c in v["ci95"]]) for k, v in summary.items()
            if isinstance(v, dict)}, "ratio of means", summary["ratio_of_means"])
-    name = args.name or f"learned_reward_{Path(args.config).stem}"
-    command = ("bench/learned_reward.py --config " + args.config + " --runs " + " ".join(args.runs)
-               + (" " + " ".join(args.overrides) if args.overrides else ""))
+    runs = [row["run"] for row in rows]
+    command = " ".join(["bench/learned_reward.py --config", args.config, "--runs", *runs, *args.overrides])
     print(f"results -> {save(name, {'command': command, 'rows': rows, 'summary': summary})}")
 
 

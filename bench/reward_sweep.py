@@ -22,7 +22,8 @@ from benchlib import over_runs, run_config, save, table  # noqa: I001  (puts the
 
 from pipeline.reward import check_inputs, demonstration_cache, learn_reward
 
-FIGURES = ("spearman_heldout", "pearson_heldout", "spearman_extrapolation", "symbolic_spearman_heldout")
+FIGURES = ("spearman_heldout", "pearson_heldout", "pairs_ordered_heldout", "spearman_ceiling_heldout",
+           "spearman_extrapolation", "symbolic_spearman_heldout")
 
 
 def one(config_path: str, run: Path, overrides: list[str]) -> dict:
@@ -34,6 +35,8 @@ def one(config_path: str, run: Path, overrides: list[str]) -> dict:
     return {"run": str(run), "seed": config.seed,
             "spearman_heldout": report["heldout"]["spearman"],
             "pearson_heldout": report["heldout"]["pearson"],
+            "pairs_ordered_heldout": report["heldout"]["pairs_ordered"],
+            "spearman_ceiling_heldout": report["heldout"]["spearman_ceiling"],
             "spearman_extrapolation": report["extrapolation"]["spearman"],
             "symbolic_spearman_heldout": report["symbolic_heldout"]["spearman"],
             **{k: report[k] for k in ("demonstrators_from_cache", "demonstration_seconds", "train_seconds")}}

@@ -160,7 +160,11 @@ def _perception_lines(meta: dict) -> str:
 def _reward_lines(reward: dict) -> str:
     """How well the learned reward ranks episodes it did not train on, and the program that reads it."""
     def corr(part: dict) -> str:
-        return (f"Spearman {fmt(part.get('spearman'))}, Pearson {fmt(part.get('pearson'))} "
+        ceiling = part.get("spearman_ceiling")  # absent from rewards learned before it was measured
+        ties = "" if ceiling is None else f" (at most {fmt(ceiling)} where equal scores get unequal sums)"
+        ordered = "" if part.get("pairs_ordered") is None else \
+            f", {fmt(part['pairs_ordered'])} of differently scored pairs in order"
+        return (f"Spearman {fmt(part.get('spearman'))}{ties}, Pearson {fmt(part.get('pearson'))}{ordered} "
                 f"over {part.get('episodes')} episodes")
 
     sources = ", ".join(d["name"] for d in reward.get("demonstrators", []))

@@ -164,6 +164,26 @@ def test_config_rejects_a_bad_ranking_or_reward_choice():
         load_config(PONG, ["finetune.reward=teacher"])
     with pytest.raises(UserError, match="heldout_share"):
         load_config(PONG, ["reward.heldout_share=1.0"])
+    with pytest.raises(UserError, match="whole_episode_share"):
+        load_config(PONG, ["reward.whole_episode_share=1.5"])
+    with pytest.raises(UserError, match="input_clip"):
+        load_config(PONG, ["reward.input_clip=-1"])
+
+
+def test_held_out_ranking_counts_ordered_pairs_and_the_ceiling_that_ties_set():
+    from pipeline.reward import correlations
+    from reporting.build import _reward_lines
+
+    true, predicted = np.array([1.0, 1.0, 2.0, 3.0]), np.array([0.5, 0.2, 3.0, 2.0])
+    found = correlations(predicted, true)
+    assert found["pairs_ordered"] == pytest.approx(4 / 5)  # only the 2-point and 3-point games swap
+    assert 0.9 < found["spearman_ceiling"] < 1  # the two 1-point games can only tie by chance
+    tie_breaking = correlations(true + 0.01 * np.arange(4), true)  # every differently scored pair right
+    assert tie_breaking["spearman"] == pytest.approx(found["spearman_ceiling"])
+    assert correlations(predicted, np.ones(4))["pairs_ordered"] is None
+    lines = _reward_lines({"heldout": found, "extrapolation": found, "symbolic_heldout": {},
+                           "symbolic": {"size": 1, "program": "x"}})
+    assert "0.8 of differently scored pairs in order" in lines and "(at most 0.949" in lines
 
 
 # ----------------------------------------------------------------------------- the stage
