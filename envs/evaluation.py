@@ -81,3 +81,10 @@ def play_seeds(players: Players, game: EnvCopies, cfg: EvalConfig) -> EvalResult
 def evaluate(agent: Agent, env_cfg: EnvConfig, cfg: EvalConfig) -> EvalResult:
     """Play one whole game per seed, one after the other (no training wrappers, raw scores)."""
     return play_seeds(AgentPlayers([agent]), EnvCopies(env_cfg, 1), cfg)
+
+
+def evaluate_random(env_cfg: EnvConfig, cfg: EvalConfig, seed: int) -> EvalResult:
+    """A uniform random player on every seed of ``cfg``: the floor a trained player is read against."""
+    from envs import action_names  # opens the game once to count its actions
+
+    return evaluate(RandomAgent(len(action_names(env_cfg)), seed), env_cfg, cfg)

@@ -27,7 +27,7 @@ from common.errors import UserError
 from common.io import read_json, write_json
 from common.runs import RunFolder
 from envs import action_names, object_type_names
-from envs.evaluation import RandomAgent, evaluate
+from envs.evaluation import evaluate, evaluate_random
 from gplearn_custom.data import dataset_files, load_dataset
 from gplearn_custom.evaluation import decisions_per_second, evaluate_policy_return
 from gplearn_custom.language.export import export_forest
@@ -254,8 +254,7 @@ def teacher_return(config: Config, teacher_dir: Path | None) -> dict | None:
 
 
 def random_return(config: Config) -> dict:
-    agent = RandomAgent(len(action_names(config.env)), config.seed)
-    return evaluate(agent, config.env, config.evaluation).summary()
+    return evaluate_random(config.env, config.evaluation, config.seed).summary()
 
 
 class ScriptedPongAgent:

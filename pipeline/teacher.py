@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from stable_baselines3.common.callbacks import (
 from common.config import check_ranges
 from common.errors import UserError
 from envs import make_vec_env
+from envs.evaluation import evaluate_random
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from teacher.agent import (
@@ -154,6 +156,7 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     shutil.copyfile(kept, out / MODEL_FILE)
     agent = TeacherAgent.load(out, config.env.frame_stack, device=config.teacher.device)
     result = evaluate_teacher(agent, config.env, config.evaluation)
+    floor = evaluate_random(config.env, config.evaluation, config.seed).mean
     trained = model.num_timesteps - start_steps
     return {
         "parameters": sum(p.numel() for p in agent.model.policy.parameters()),
@@ -164,6 +167,9 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
         "wall_seconds": wall,
         "frames_per_second": trained / max(wall, 1e-9),
         **result.summary(),
+        # a teacher that scores no more than random play has learned nothing to distil
+        "random_return_mean": floor,
+        "better_than_random": result.mean > floor,
     }
 
 
@@ -190,4 +196,15 @@ def teacher_stage(args: StageArgs) -> dict:
         f"({summary['frames_per_second']:.0f} frames/s), evaluation return "
         f"{summary['return_mean']:.2f} ± {summary['return_std']:.2f} -> {out}"
     )
+    if not summary["better_than_random"]:
+        print(no_better_than_random(summary), file=sys.stderr)
     return summary
+
+
+def no_better_than_random(summary: dict) -> str:
+    """The warning for a teacher whose evaluation return does not beat a random player's: the later
+    stages would distil a player that has learned nothing (a seed can fail where others learn)."""
+    return (f"warning: the teacher's evaluation return ({summary['return_mean']:.2f}) is no better than a "
+            f"random player's ({summary['random_return_mean']:.2f}) on the same seeds; the later stages "
+            "would distil a player that learned nothing: train longer (teacher.total_timesteps=...) or "
+            "with another --seed")

@@ -1,5 +1,6 @@
 """Stage I and the frames stage from the shell: artifacts, bad input, resume after SIGINT."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -31,6 +32,17 @@ def test_teacher_artifacts(trained_run):
     assert list((teacher / "checkpoints").glob("ppo_*_steps.zip"))
     assert list((teacher / "tensorboard").rglob("events.out.tfevents.*"))
     assert "total_timesteps: 512" in (teacher / "config.yaml").read_text()
+    # the teacher is read against a random player on the same seeds; 512 steps seldom beat it
+    summary = json.loads((teacher / "complete.json").read_text())["summary"]
+    assert summary["better_than_random"] == (summary["return_mean"] > summary["random_return_mean"])
+
+
+def test_a_teacher_no_better_than_random_play_is_named_with_what_to_do():
+    from pipeline.teacher import no_better_than_random
+
+    message = no_better_than_random({"return_mean": -2.0, "random_return_mean": -1.5})
+    assert message.startswith("warning:") and "(-2.00)" in message and "(-1.50)" in message
+    assert "teacher.total_timesteps" in message and "--seed" in message and "\n" not in message
 
 
 def test_finished_stage_is_not_replaced_without_force(trained_run):
