@@ -206,5 +206,5 @@ def no_better_than_random(summary: dict) -> str:
     stages would distil a player that has learned nothing (a seed can fail where others learn)."""
     return (f"warning: the teacher's evaluation return ({summary['return_mean']:.2f}) is no better than a "
             f"random player's ({summary['random_return_mean']:.2f}) on the same seeds; the later stages "
-            "would distil a player that learned nothing: train longer (teacher.total_timesteps=...) or "
-            "with another --seed")
+            "would distil a player that learned nothing: train with another --seed, or longer "
+            "(teacher.total_timesteps=...)")
