@@ -138,6 +138,20 @@ def over_runs(values: list[float]) -> dict:
     return result
 
 
+# how a learned reward ranks episodes, as the reward benches tabulate it: figure -> (part, key) of the
+# reward stage's eval.json
+REWARD_FIGURES = {"spearman_heldout": ("heldout", "spearman"), "pearson_heldout": ("heldout", "pearson"),
+                  "pairs_ordered_heldout": ("heldout", "pairs_ordered"),
+                  "spearman_ceiling_heldout": ("heldout", "spearman_ceiling"),
+                  "spearman_extrapolation": ("extrapolation", "spearman"),
+                  "symbolic_spearman_heldout": ("symbolic_heldout", "spearman")}
+
+
+def reward_figures(report: dict) -> dict:
+    """``REWARD_FIGURES`` of one reward stage's eval.json content."""
+    return {figure: report[part][key] for figure, (part, key) in REWARD_FIGURES.items()}
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     """A plain markdown table of ``rows`` (numbers rounded for reading)."""
     def cell(value) -> str:

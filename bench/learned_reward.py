@@ -23,7 +23,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from benchlib import merged_rows, over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import REWARD_FIGURES, merged_rows, over_runs, reward_figures, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
 
 import learn_reward
 from common.io import read_json
@@ -43,12 +43,7 @@ def one_run(config_path: str, run: Path, overrides: list[str], relearn: bool) ->
         learn_reward.main(["--config", config_path, "--run", str(run), "--seed", str(seed), *overrides,
                            *flag])
     reward = read_json(run / "reward" / "eval.json")
-    row = {"run": str(run), "seed": seed,
-           "spearman_heldout": reward["heldout"]["spearman"], "pearson_heldout": reward["heldout"]["pearson"],
-           "pairs_ordered_heldout": reward["heldout"]["pairs_ordered"],
-           "spearman_ceiling_heldout": reward["heldout"]["spearman_ceiling"],
-           "spearman_extrapolation": reward["extrapolation"]["spearman"],
-           "symbolic_spearman_heldout": reward["symbolic_heldout"]["spearman"],
+    row = {"run": str(run), "seed": seed, **reward_figures(reward),
            "symbolic_reward": reward["symbolic"]["program"], "symbolic_size": reward["symbolic"]["size"],
            "reward_seconds": reward["seconds"], "best_training_return": reward["best_training_return"]}
     for name in ("game", "learned"):
@@ -84,9 +79,7 @@ def main() -> None:
     if len({tuple(row.get("overrides", ())) for row in rows}) > 1:
         raise SystemExit(f"error: results/{name}.json holds runs made with other overrides; pass --name "
                          "for a new results file, or run every run again with these")
-    figures = ("spearman_heldout", "pearson_heldout", "pairs_ordered_heldout", "spearman_ceiling_heldout",
-               "spearman_extrapolation", "symbolic_spearman_heldout",
-               "distilled", "finetune_game", "finetune_learned", "random")
+    figures = (*REWARD_FIGURES, "distilled", "finetune_game", "finetune_learned", "random")
     summary = {k: over_runs([r[k] for r in rows if r[k] is not None]) for k in figures}
     game, learned = summary["finetune_game"]["mean"], summary["finetune_learned"]["mean"]
     summary["ratio_of_means"] = learned / game if game else None

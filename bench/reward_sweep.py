@@ -18,12 +18,9 @@ import shlex
 import tempfile
 from pathlib import Path
 
-from benchlib import over_runs, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
+from benchlib import REWARD_FIGURES, over_runs, reward_figures, run_config, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from pipeline.reward import check_inputs, demonstration_cache, learn_reward
-
-FIGURES = ("spearman_heldout", "pearson_heldout", "pairs_ordered_heldout", "spearman_ceiling_heldout",
-           "spearman_extrapolation", "symbolic_spearman_heldout")
 
 
 def one(config_path: str, run: Path, overrides: list[str]) -> dict:
@@ -32,13 +29,7 @@ def one(config_path: str, run: Path, overrides: list[str]) -> dict:
     cache = demonstration_cache(config, folder.path, check_inputs(config, folder))
     with tempfile.TemporaryDirectory() as out:
         report = learn_reward(config, folder.path, Path(out), cache)
-    return {"run": str(run), "seed": config.seed,
-            "spearman_heldout": report["heldout"]["spearman"],
-            "pearson_heldout": report["heldout"]["pearson"],
-            "pairs_ordered_heldout": report["heldout"]["pairs_ordered"],
-            "spearman_ceiling_heldout": report["heldout"]["spearman_ceiling"],
-            "spearman_extrapolation": report["extrapolation"]["spearman"],
-            "symbolic_spearman_heldout": report["symbolic_heldout"]["spearman"],
+    return {"run": str(run), "seed": config.seed, **reward_figures(report),
             **{k: report[k] for k in ("demonstrators_from_cache", "demonstration_seconds", "train_seconds")}}
 
 
@@ -54,10 +45,10 @@ def main() -> None:
     variants = {}
     for variant in args.variants:
         rows = [one(args.config, Path(run), [*args.overrides, *shlex.split(variant)]) for run in args.runs]
-        summary = {k: over_runs([r[k] for r in rows if r[k] is not None]) for k in FIGURES}
+        summary = {k: over_runs([r[k] for r in rows if r[k] is not None]) for k in REWARD_FIGURES}
         variants[variant or "(config)"] = {"rows": rows, "summary": summary}
-    print(table([{"variant": name, **{k: round(v["summary"][k]["mean"], 3) for k in FIGURES}}
-                 for name, v in variants.items()], ["variant", *FIGURES]))
+    print(table([{"variant": name, **{k: round(v["summary"][k]["mean"], 3) for k in REWARD_FIGURES}}
+                 for name, v in variants.items()], ["variant", *REWARD_FIGURES]))
     name = args.name or f"reward_sweep_{Path(args.config).stem}"
     command = (f"bench/reward_sweep.py --config {args.config} --runs {' '.join(args.runs)} --variants "
                + " ".join(shlex.quote(v) for v in args.variants)
