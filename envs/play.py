@@ -29,6 +29,11 @@ class Step:
     terminated: np.ndarray
     truncated: np.ndarray
     infos: list[dict]
+    scores: np.ndarray | None = None  # the game's own rewards where ``rewards`` are learned ones
+
+    @property
+    def game_rewards(self) -> np.ndarray:
+        return self.rewards if self.scores is None else self.scores
 
 
 class EnvCopies:
@@ -77,9 +82,10 @@ class Players(Protocol):
 
 
 def play(players: Players, n_agents: int, seeds: Sequence[int], game: EnvCopies,
-         max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+         max_steps: int, end_on_loss: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Every agent plays every seed once, greedily as ``players`` choose, episodes cut at
-    ``max_steps``; returns and lengths, each (n_agents, len(seeds))."""
+    ``max_steps`` (and, with ``end_on_loss``, at the first negative reward, as Atari's episodic
+    life ends an episode at a lost life); returns and lengths, each (n_agents, len(seeds))."""
     jobs = [(a, s) for a in range(n_agents) for s in range(len(seeds))]
     returns = np.zeros((n_agents, len(seeds)))
     lengths = np.zeros((n_agents, len(seeds)), dtype=np.int64)
@@ -94,7 +100,7 @@ def play(players: Players, n_agents: int, seeds: Sequence[int], game: EnvCopies,
             for k, copy in enumerate(active):
                 returns[batch[copy]] += out.rewards[k]
                 lengths[batch[copy]] += 1
-            alive = ~(out.terminated | out.truncated)
+            alive = ~(out.terminated | out.truncated | (end_on_loss & (out.game_rewards < 0)))
             if not alive.any():
                 break
             active = active[alive]

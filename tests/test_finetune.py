@@ -23,7 +23,7 @@ from gplearn_custom.language.variation import Variation
 from gplearn_custom.rl import evolution
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.evolution import RewardEvolution
-from gplearn_custom.rl.fitness import episode_returns
+from gplearn_custom.rl.fitness import episode_returns, play
 from gplearn_custom.rl.lockstep import Lockstep
 from gplearn_custom.rl.ppo import ConstantTuner, ValueNet, policy_log_probs, teacher_kl, with_biases
 from see.object_types import TypeModel
@@ -180,6 +180,20 @@ def test_lockstep_returns_equal_common_evaluation(perception):
         expected = evaluate(SymbolicAgent(forest, agent_perceive(perception)), EnvConfig(), eval_cfg).returns
         assert row.tolist() == expected
     assert returns[0].mean() > returns[1].mean()  # the perturbed forest plays worse
+
+
+def test_episodes_ending_on_a_lost_point_stop_at_the_first_one():
+    forests = [pong_forest(), pong_forest(0.2)]  # the second loses points, the first wins them
+    game = Lockstep(EnvConfig(), SPEC, None, copies=6)
+    whole, whole_lengths = play(forests, EVAL_SEEDS, game, 2000)
+    cut, cut_lengths = play(forests, EVAL_SEEDS, game, 2000, end_on_loss=True)
+    game.close()
+    lost = whole < 5  # the game is to 5 points: a return below 5 lost at least one
+    assert lost[1].all() and not lost[0].any()
+    np.testing.assert_array_equal(cut[~lost], whole[~lost])  # no point lost: the whole game
+    np.testing.assert_array_equal(cut_lengths[~lost], whole_lengths[~lost])
+    # up to four points won, then the lost one ends the episode, before the game's end
+    assert ((cut[lost] >= -1) & (cut[lost] <= 3)).all() and (cut_lengths[lost] < whole_lengths[lost]).all()
 
 
 @pytest.mark.parametrize("perception", [None, oracle_perception()], ids=["game", "perception"])

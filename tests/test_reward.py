@@ -141,11 +141,16 @@ def test_a_learned_reward_replaces_the_score_for_every_state_acted_on():
         forests = [pong_forest(0.02), pong_forest(0.3)]
         returns, lengths = play(forests, [7, 8], ones, 120)
         scores, same_lengths = play(forests, [7, 8], game, 120)
+        # a lost point is the game's, never a learned reward's sign (these are all positive)
+        cut_returns, cut_lengths = play(forests, [7, 8], ones, 400, end_on_loss=True)
+        cut_scores, same_cut_lengths = play(forests, [7, 8], game, 400, end_on_loss=True)
     finally:
         ones.close()
         game.close()
     assert np.array_equal(returns, lengths) and np.array_equal(lengths, same_lengths)
     assert not np.array_equal(scores, returns)
+    assert np.array_equal(cut_lengths, same_cut_lengths) and np.array_equal(cut_returns, cut_lengths)
+    assert (cut_scores[1] == -1).any() and (cut_lengths[1] < 400).all()  # the weak player lost a point
 
 
 def test_episodes_rank_by_their_demonstrator_or_by_their_score():

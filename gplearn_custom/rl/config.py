@@ -39,6 +39,10 @@ class FinetuneConfig:
     elitism: int = 1  # best forests copied unchanged into the next generation (and re-evaluated)
     episodes: int = 2  # fitness episodes per forest; new seeds every generation, the same for all forests
     max_episode_steps: int = 200  # fitness episodes are cut here (the evaluation plays whole games)
+    # fitness episodes also end at the first negative reward (a lost point or life, as Atari's episodic
+    # life wrapper ends them): a player's fitness is then what it scores before its first mistake, and
+    # the weak players' episodes are short; the selection and the evaluation play whole games
+    end_on_loss: bool = False
     parsimony_coefficient: float = 0.002  # return per program node
     p_crossover: float = 0.2
     p_subtree_mutation: float = 0.2

@@ -136,7 +136,7 @@ class RewardEvolution(Evolution):
                 index[member.key] = len(unique)
                 unique.append(self.forest(member))
         steps = game.steps
-        returns = episode_returns(unique, seeds, game, max_steps)
+        returns = episode_returns(unique, seeds, game, max_steps, self.cfg.end_on_loss)
         self.env_steps += game.steps - steps
         return returns[[index[m.key] for m in members]]
 

@@ -19,15 +19,17 @@ from gplearn_custom.rl.lockstep import ForestPlayers, Lockstep
 
 
 def episode_returns(forests: Sequence[SymbolicForest], seeds: Sequence[int], game: Lockstep,
-                    max_steps: int) -> np.ndarray:
-    """(len(forests), len(seeds)) undiscounted returns of greedy play, episodes cut at ``max_steps``."""
-    return play(forests, seeds, game, max_steps)[0]
+                    max_steps: int, end_on_loss: bool = False) -> np.ndarray:
+    """(len(forests), len(seeds)) undiscounted returns of greedy play, episodes cut at ``max_steps``
+    (and at the first lost point with ``end_on_loss``)."""
+    return play(forests, seeds, game, max_steps, end_on_loss)[0]
 
 
 def play(forests: Sequence[SymbolicForest], seeds: Sequence[int], game: Lockstep,
-         max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+         max_steps: int, end_on_loss: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Returns and episode lengths, each (len(forests), len(seeds)), of greedy play."""
-    return play_episodes(ForestPlayers(forests, game), len(forests), seeds, game.envs, max_steps)
+    return play_episodes(ForestPlayers(forests, game), len(forests), seeds, game.envs, max_steps,
+                         end_on_loss)
 
 
 def fitness(returns: np.ndarray, sizes: Sequence[int], parsimony: float) -> np.ndarray:

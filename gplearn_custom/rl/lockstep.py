@@ -63,7 +63,7 @@ class LearnedRewardCopies:
 
     def step(self, copies: Sequence[int], actions: Sequence[int]) -> Step:
         out = self.envs.step(copies, actions)
-        out.rewards = self.pending[np.asarray(copies, dtype=np.int64)].copy()
+        out.scores, out.rewards = out.rewards, self.pending[np.asarray(copies, dtype=np.int64)].copy()
         return out
 
     def close(self) -> None:
