@@ -9,8 +9,9 @@ Each seed runs ``run_pipeline.py --seed S`` in ``bench/runs/pixels_<game>/seedS`
 is read again; ``--fresh`` deletes it first). Per seed:
 teacher, distilled and fine-tuned returns on the evaluation seeds, all through the learned
 perception; the agent type found from the actions and whether it is the game's agent (the one
-privileged check, against the true objects); the pipeline's wall time, from the run's marker to
-the report's completion record (the machine's load at the time is not recorded there: say it).
+privileged check, against the true objects); the pipeline's wall time where one ``run_pipeline.py``
+call made the whole run (its ``pipeline.json``; none for a run made in parts; the machine's load at
+the time is not recorded there: say it).
 Targets: fine-tuned >= teacher on every seed; distilled >= 0.9 x teacher on at least 2 of 3
 seeds; the agent found on every seed; ``make demo`` <= 10 minutes.
 Writes results/pixels_only_<game>.json, merging rows by seed, so seeds may run as separate
@@ -24,7 +25,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from operator import itemgetter
 from pathlib import Path
 
@@ -42,10 +42,16 @@ from benchlib import (  # noqa: I001  (puts the repository on sys.path)
 from reporting.build import pick
 
 
-def pipeline_seconds(run: Path) -> float:
-    """From the run's marker (written as the first stage starts) to the report's completion record."""
-    finished = json.loads((run / "report" / "complete.json").read_text())["finished"]
-    return time.mktime(time.strptime(finished, "%Y-%m-%dT%H:%M:%S")) - (run / "run.json").stat().st_mtime
+def pipeline_seconds(run: Path) -> float | None:
+    """The last ``run_pipeline.py`` call's seconds if it ran every stage in one go; None where it
+    skipped or resumed some, or where a stage was run by hand (a run made in parts has no
+    whole-pipeline time)."""
+    record = run / "pipeline.json"
+    if not record.is_file():
+        return None
+    call = json.loads(record.read_text())
+    whole = not call["stages_skipped"] and not any("resumed" in s for s in call["stages_run"])
+    return call["seconds"] if whole else None
 
 
 def seed_row(run: Path, seed: int) -> dict:
@@ -84,7 +90,7 @@ def seed_row(run: Path, seed: int) -> dict:
                                if isinstance(row, dict) and "agreement" in row},
         # the report's transfer rows (teacher and symbolic agent on each variant of the game), if any
         "transfer": transfer_rows(run),
-        "pipeline_wall_seconds": round(pipeline_seconds(run)),
+        "pipeline_wall_seconds": _rounded(pipeline_seconds(run)),
         # None: not timed (a teacher copied from the zoo)
         "stage_seconds": {stage: _rounded(json.loads((run / stage / "complete.json").read_text())["summary"]
                                           .get(key))
@@ -122,7 +128,9 @@ def main() -> None:
         "finetuned_ge_teacher_every_seed": all(r["finetuned_ge_teacher"] for r in rows),
         "distilled_ge_0.9_teacher_seeds": sum(r["distilled_ge_0.9_teacher"] for r in rows),
         "agent_found_every_seed": all(r["agent_found_correctly"] for r in rows),
-        "max_pipeline_wall_seconds": max(r["pipeline_wall_seconds"] for r in rows),
+        # of the runs made in one go (None: every run was made in parts, e.g. fine-tuning redone)
+        "max_pipeline_wall_seconds": max((r["pipeline_wall_seconds"] for r in rows
+                                          if r["pipeline_wall_seconds"] is not None), default=None),
     }
     print(targets)
     means = {key: over_runs([r[key] for r in rows])

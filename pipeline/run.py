@@ -1,5 +1,7 @@
 """The pipeline runner (what ``run_pipeline.py`` and ``make demo`` call): every stage in order on one
-run folder, skipping finished ones, resuming interrupted ones and redoing stale ones."""
+run folder, skipping finished ones, resuming interrupted ones and redoing stale ones. Each call
+that made something records itself in the run's ``pipeline.json`` (start, seconds, the stages it
+ran and skipped)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from common.errors import UserError
+from common.io import write_json
 from common.runs import RunFolder, StageDir
 from pipeline.config import Config, load_config
 
@@ -47,7 +50,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
     common = ["--config", args.config, "--run", args.run, *args.overrides]
     if args.seed is not None:
         common += ["--seed", str(args.seed)]
-    start = time.perf_counter()
+    start, started, ran, skipped = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S"), [], []
     for module_name, extra in PIPELINE:
         if not WANTED.get(module_name, lambda _: True)(config):
             continue
@@ -58,6 +61,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
             flags = ["--force"]
         elif state == "complete":
             print(f"[{module.STAGE}] complete, skipped")
+            skipped.append(module.STAGE)
             continue
         elif state == "stale":
             flags = ["--force"]
@@ -72,4 +76,9 @@ def run_pipeline(args: argparse.Namespace) -> None:
             print(f"[{module.STAGE}] resuming")
         print(f"[{module.STAGE}] running")
         module.main([*extra, *common, *flags])
-    print(f"pipeline finished in {time.perf_counter() - start:.0f} s -> {args.run}")
+        ran.append(module.STAGE if "--resume" not in flags else f"{module.STAGE} (resumed)")
+    seconds = time.perf_counter() - start
+    if ran:  # the last call that made something: a whole run's wall time where it skipped and resumed nothing
+        write_json(run.path / "pipeline.json", {"started": started, "seconds": seconds, "stages_run": ran,
+                                                "stages_skipped": skipped, "overrides": args.overrides})
+    print(f"pipeline finished in {seconds:.0f} s -> {args.run}")

@@ -70,6 +70,9 @@ def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkey
     for stage in STAGES[:5]:
         assert f"[{stage}] complete, skipped" in out
     assert "[finetune] resuming" in out
+    call = json.loads((run / "pipeline.json").read_text())  # this call's record: made in parts
+    assert call["stages_skipped"] == list(STAGES[:5])
+    assert call["stages_run"] == ["finetune (resumed)", "report"]
     assert all((run / stage / "complete.json").is_file() for stage in STAGES)
     history = json.loads((run / "finetune" / "checkpoint.json").read_text())["history"]
     assert [h["generation"] for h in history] == [0, 1, 2]  # resumed after generation 0, not restarted
@@ -80,6 +83,7 @@ def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkey
     check_seed_ranges(run)
     run_pipeline.main(argv)  # everything finished: nothing is redone
     assert capsys.readouterr().out.count("complete, skipped") == len(STAGES)
+    assert json.loads((run / "pipeline.json").read_text()) == call  # the record of the call that made them
     symbolic_finetuning.main([*argv, "--force"])  # fine-tuning redone by hand: the report is now stale
     run_pipeline.main(argv)
     out = capsys.readouterr().out
