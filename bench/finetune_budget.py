@@ -42,7 +42,10 @@ def budget_row(name: str, finetune: dict) -> dict:
     played = finetune["finetuned"]
     return {f"{name}_return": played["return_mean"], f"{name}_ci95": bootstrap_ci(played["returns"]),
             f"{name}_size": played["size"], f"{name}_search_seconds": round(finetune["search_seconds"]),
-            f"{name}_env_steps": finetune["env_steps"], f"{name}_lineage": finetune["lineage"]}
+            f"{name}_env_steps": finetune["env_steps"], f"{name}_lineage": finetune["lineage"],
+            # the chosen forest's return on the selection games (training seeds): what a setting may be
+            # tuned on, where the test games above may only report it
+            f"{name}_selection_return": finetune["selection"][finetune["chosen"]]["return_mean"]}
 
 
 def main() -> None:
