@@ -45,7 +45,8 @@ def budget_row(name: str, finetune: dict) -> dict:
             f"{name}_env_steps": finetune["env_steps"], f"{name}_lineage": finetune["lineage"],
             # the chosen forest's return on the selection games (training seeds): what a setting may be
             # tuned on, where the test games above may only report it
-            f"{name}_selection_return": finetune["selection"][finetune["chosen"]]["return_mean"]}
+            f"{name}_selection_return": finetune["selection"][finetune["chosen"]]["return_mean"],
+            f"{name}_selection": {k: v["return_mean"] for k, v in finetune["selection"].items()}}
 
 
 def main() -> None:
