@@ -50,8 +50,7 @@ def pipeline_seconds(run: Path) -> float | None:
     if not record.is_file():
         return None
     call = json.loads(record.read_text())
-    whole = not call["stages_skipped"] and not any("resumed" in s for s in call["stages_run"])
-    return call["seconds"] if whole else None
+    return None if call["stages_skipped"] or call["stages_resumed"] else call["seconds"]
 
 
 def seed_row(run: Path, seed: int) -> dict:

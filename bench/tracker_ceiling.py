@@ -54,7 +54,7 @@ def main() -> None:
         played = evaluate_symbolic(forest, config.env, games, perception)
         rows.append({"run": str(run), "programs": dict(zip(forest.action_names, forest.to_json()["programs"],
                                                              strict=True)),
-                     "return_mean": float(sum(played.returns) / len(played.returns)),
+                     "return_mean": played.mean,
                      "ci95": bootstrap_ci(played.returns), "returns": list(played.returns),
                      "games": args.games, "seeds": games.seeds})
     rows = merged_rows("tracker_ceiling_pong", rows, key=lambda row: row["run"])

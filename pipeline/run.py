@@ -1,7 +1,7 @@
 """The pipeline runner (what ``run_pipeline.py`` and ``make demo`` call): every stage in order on one
 run folder, skipping finished ones, resuming interrupted ones and redoing stale ones. Each call
 that made something records itself in the run's ``pipeline.json`` (start, seconds, the stages it
-ran and skipped)."""
+ran, resumed and skipped)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def run_pipeline(args: argparse.Namespace) -> None:
     common = ["--config", args.config, "--run", args.run, *args.overrides]
     if args.seed is not None:
         common += ["--seed", str(args.seed)]
-    start, started, ran, skipped = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S"), [], []
+    start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
+    ran, resumed, skipped = [], [], []
     for module_name, extra in PIPELINE:
         if not WANTED.get(module_name, lambda _: True)(config):
             continue
@@ -73,12 +74,14 @@ def run_pipeline(args: argparse.Namespace) -> None:
             )
         elif state == "started":
             flags = ["--resume"]
+            resumed.append(module.STAGE)
             print(f"[{module.STAGE}] resuming")
         print(f"[{module.STAGE}] running")
         module.main([*extra, *common, *flags])
-        ran.append(module.STAGE if "--resume" not in flags else f"{module.STAGE} (resumed)")
+        ran.append(module.STAGE)
     seconds = time.perf_counter() - start
     if ran:  # the last call that made something: a whole run's wall time where it skipped and resumed nothing
         write_json(run.path / "pipeline.json", {"started": started, "seconds": seconds, "stages_run": ran,
-                                                "stages_skipped": skipped, "overrides": args.overrides})
+                                                "stages_resumed": resumed, "stages_skipped": skipped,
+                                                "overrides": args.overrides})
     print(f"pipeline finished in {seconds:.0f} s -> {args.run}")

@@ -72,7 +72,7 @@ def test_interrupted_pipeline_resumes_and_skips_finished_stages(tmp_path, monkey
     assert "[finetune] resuming" in out
     call = json.loads((run / "pipeline.json").read_text())  # this call's record: made in parts
     assert call["stages_skipped"] == list(STAGES[:5])
-    assert call["stages_run"] == ["finetune (resumed)", "report"]
+    assert call["stages_run"] == ["finetune", "report"] and call["stages_resumed"] == ["finetune"]
     assert all((run / stage / "complete.json").is_file() for stage in STAGES)
     history = json.loads((run / "finetune" / "checkpoint.json").read_text())["history"]
     assert [h["generation"] for h in history] == [0, 1, 2]  # resumed after generation 0, not restarted
