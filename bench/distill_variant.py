@@ -9,7 +9,8 @@ are copied into ``bench/runs/<name>/<run's folder name>-<overrides>``, where
 copy is only read). Per run, for the run's own forest and the new one: plain, decisive-state (the
 teacher's top probability >= 0.9) and criticality-weighted agreement and node counts, on the
 validation states (where settings are chosen) and on the held-out test states (what is reported),
-and the distilled return on the config's test seeds. Target (issue 16): decisive-state agreement
+each restart's return on the selection games (which chooses the output), and the distilled return
+on the config's test seeds. Target (issue 16): decisive-state agreement
 >= 0.9 with at most 30 nodes per action. Writes results/<name>.json, merging rows by run and
 overrides, so that several settings may share one file.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from benchlib import ROOT, UPSTREAM, copy_stages, merged_rows, rerun_parser, run_stage, save, table  # noqa: I001
 
 from common.config import load_yaml, to_dict
@@ -34,6 +36,7 @@ MEASURES = ("agreement", "decisive_agreement", "critical_agreement")
 def forest_row(run: Path, prefix: str) -> dict:
     """The forest of ``run/distill``: its measures on the validation and test states, size, return."""
     saved = json.loads((run / "distill" / "eval.json").read_text())
+    played = [r.get("selection_return") for r in saved["search"]["runs"]]
     symbolic = saved["symbolic"]
     config = load_config(run / "distill" / "config.yaml")
     data = load_dataset(run)
@@ -45,6 +48,9 @@ def forest_row(run: Path, prefix: str) -> dict:
             **{f"{prefix}_test_{k}": symbolic[k] for k in MEASURES},
             f"{prefix}_size": symbolic["size"],
             f"{prefix}_max_program_size": max(symbolic["size_per_program"].values()),
+            # what chose the output: each restart's return on the selection games (not the test seeds)
+            f"{prefix}_restart_selection_returns": played,
+            f"{prefix}_restart_selection_mean": float(np.mean(played)) if None not in played else None,
             f"{prefix}_return": saved.get("return", {}).get("return_mean")}
 
 

@@ -50,9 +50,10 @@ class DistillConfig:
     # inside comparisons move too; null: hard judges (such thresholds then get no gradient)
     soft_judges: float | None = 0.05
     temperature: float = 0.3  # teacher distribution p^(1/T) (Rusu et al.; T < 1 sharpens)
-    # how much each fitness state counts: "uniform", or "critical", the teacher's log-probability gap
+    # how much each fitness state counts: "uniform"; "critical", the teacher's log-probability gap
     # between its best and worst action (VIPER's Q-DAgger weighting; the same weight as the
-    # criticality-weighted agreement of eval.json), so states where the action matters count more
+    # criticality-weighted agreement of eval.json), so states where the action matters count more;
+    # or "decisive", only the states where the teacher's top probability is at least 0.9
     state_weights: str = "uniform"
     strategy: str = "joint"  # "joint" or "coordinate" (see gplearn_custom/genetic.py)
     coordinate_generations: int = 2

@@ -86,14 +86,16 @@ def criticality(probs: np.ndarray) -> np.ndarray:
     return log_probs.max(axis=1) - log_probs.min(axis=1)
 
 
-STATE_WEIGHTS = ("uniform", "critical")
+STATE_WEIGHTS = ("uniform", "critical", "decisive")
 
 
 def state_weights(probs: np.ndarray, kind: str) -> np.ndarray | None:
-    """The fitness weight of each state (``distill.state_weights``); None: all states alike."""
+    """The fitness weight of each state (``distill.state_weights``); None: all states alike.
+    "decisive" keeps only the states where the teacher is sure (weight 1, others 0): where it
+    hesitates, its soft targets pull a small program towards ties instead of towards its choice."""
     if kind == "uniform":
         return None
-    weights = criticality(probs)
+    weights = criticality(probs) if kind == "critical" else (probs.max(axis=1) >= DECISIVE).astype(float)
     if not weights.sum() > 0:
         return None  # a teacher indifferent everywhere: nothing to weigh by
     return weights

@@ -67,10 +67,11 @@ class DistillationLoss:
         self.actions = np.asarray(actions)
         w = np.ones(len(self.actions)) if weights is None else np.asarray(weights, dtype=np.float64)
         self.weights = w / w.sum()
-        # the scale is searched on evenly spaced states (the loss is flat near its optimum, so a
-        # scale found on fewer states costs little), then the loss is taken on all of them
-        n = len(self.actions)
-        self.probe = np.unique(np.linspace(0, n - 1, min(n, scale_states)).astype(np.int64))
+        # the scale is searched on evenly spaced states of weight (the loss is flat near its optimum,
+        # so a scale found on fewer states costs little), then the loss is taken on all of them
+        weighed = np.flatnonzero(w > 0)
+        n = len(weighed)
+        self.probe = weighed[np.unique(np.linspace(0, n - 1, min(n, scale_states)).astype(np.int64))]
         self.probe_weights = self.weights[self.probe] / self.weights[self.probe].sum()
         self.max_iterations = max_iterations
         self.tolerance = tolerance

@@ -196,7 +196,7 @@ def test_bad_input_is_a_user_error(tmp_path, dataset):
         main([*make_run(tmp_path / "other", dataset), "distill.strategy=greedy"])
     for override, key in (("distill.select_episodes=-1", "select_episodes"),
                           ("distill.min_slot_share=1.5", "min_slot_share"),
-                          ("distill.state_weights=decisive", "state_weights")):
+                          ("distill.state_weights=sure", "state_weights")):
         with pytest.raises(UserError, match=key):
             main([*make_run(tmp_path / "other", dataset), override])
     entries, meta = dataset
@@ -367,9 +367,10 @@ def test_decisive_and_critical_agreement_count_the_states_where_the_choice_matte
     assert agreement_measures(wrong_where_sure, actions, probs)["critical_agreement"] < 0.1
 
 
-def test_critical_state_weights_follow_the_teacher_where_its_choice_matters():
+def test_critical_and_decisive_state_weights_follow_the_teacher_where_its_choice_matters():
     """Identical features, conflicting labels: 80 % of the states lean weakly to UP, 20 % demand
-    NOOP. Uniform weights side with the many; criticality weights with the states that matter."""
+    NOOP. Uniform weights side with the many; criticality and decisive weights with the states
+    that matter."""
     from gplearn_custom.distill import distil
     from gplearn_custom.evaluation import criticality, state_weights
 
@@ -377,6 +378,8 @@ def test_critical_state_weights_follow_the_teacher_where_its_choice_matters():
     probs = np.array([weak] * 80 + [sharp] * 20)
     assert state_weights(probs, "uniform") is None
     assert np.allclose(state_weights(probs, "critical"), criticality(probs))
+    assert state_weights(probs, "decisive").tolist() == [0.0] * 80 + [1.0] * 20
+    assert state_weights(np.array([weak] * 5), "decisive") is None  # no sure state: all alike
     entries, meta = scripted_pong_dataset(episodes=2, seed=0, max_steps=50)
     state = entries[0]["state"]
     states = [state] * len(probs)
@@ -387,7 +390,7 @@ def test_critical_state_weights_follow_the_teacher_where_its_choice_matters():
     prep = type("Prep", (), {"X": X, "fit": np.arange(len(probs)), "spec": spec, "data": data,
                              "val_or_train": lambda self: np.arange(len(probs))})()
     chosen = {}
-    for weights in ("uniform", "critical"):
+    for weights in ("uniform", "critical", "decisive"):
         cfg = DistillConfig(**{**TINY, "population_size": 40, "generations": 2, "state_weights": weights})
         chosen[weights] = set(distil(prep, cfg, seed=0).forest_.predict(X).tolist())
-    assert chosen == {"uniform": {1}, "critical": {0}}
+    assert chosen == {"uniform": {1}, "critical": {0}, "decisive": {0}}

@@ -128,6 +128,24 @@ def test_a_batch_of_forests_scores_each_as_alone_bit_for_bit():
     assert expected[0].agreement == np.mean(logits.argmax(1) == probs.argmax(1))
 
 
+def test_states_of_no_weight_do_not_move_the_score():
+    """Decisive weights are 0 on most states: the scale and the loss are those of the weighted states
+    alone (the scale's probe states are drawn among them, not among states that count for nothing)."""
+    rng = np.random.default_rng(2)
+    n, actions = 3000, 3
+    probs = rng.dirichlet(np.full(actions, 0.5), n)
+    weights = (rng.uniform(size=n) < 0.2).astype(float)
+    kept = weights > 0
+    forest = [rng.normal(size=n) for _ in range(actions)]
+    target = soften(probs, 0.3)
+    weighted = DistillationLoss(target, probs.argmax(1), weights, scale_states=200)
+    alone = DistillationLoss(target[kept], probs.argmax(1)[kept], scale_states=200)
+    assert kept[weighted.probe].all() and len(weighted.probe) == 200
+    full, part = weighted(forest), alone([f[kept] for f in forest])
+    assert full.scale == pytest.approx(part.scale, rel=1e-9)
+    assert full.loss == pytest.approx(part.loss, rel=1e-9)
+
+
 def test_constant_tuning_fixes_a_misplaced_threshold(pong):
     spec, X, probs = pong
     dy = spec.names.index("ball[0].dy")
