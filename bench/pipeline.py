@@ -1,6 +1,6 @@
 """The whole pipeline as a user runs it: wall time, peak memory and every stage's headline numbers.
 
-    .venv/bin/python bench/pipeline.py [--config configs/pong.yaml] [--run bench/runs/pipeline] [--name pipeline]
+    .venv/bin/python bench/pipeline.py [--config configs/pong.yaml] [--run bench/runs/pipeline]
 
 Targets (issue 7): ``make demo`` finishes all stages in <= 10 minutes on 2 CPU cores with peak
 memory under 4 GiB, and the symbolic agent's return is >= 95 % of the teacher's. It also tables the
@@ -29,7 +29,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--config", default=str(ROOT / "configs" / "pong.yaml"))
     parser.add_argument("--run", type=Path, default=ROOT / "bench" / "runs" / "pipeline")
-    parser.add_argument("--name", default="pipeline", help="results/<name>.json (another machine's: another name)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     if args.run.exists():
@@ -57,7 +56,7 @@ def main() -> None:
     students = distillation_rows(args.run / "distill" / "eval.json")
     print(table(students, ["student", "agreement", "decisive_agreement", "critical_agreement", "size"]))
     result = {"summary": summary, "results": rows, "transfer": transfer, "distillation": students}
-    print(f"results -> {save(args.name, result)}")
+    print(f"results -> {save('pipeline', result)}")
 
 
 def distillation_rows(path: Path) -> list[dict]:

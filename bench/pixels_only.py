@@ -81,7 +81,13 @@ def seed_row(run: Path, seed: int) -> dict:
         meta["agent_evidence"]["explained_share"][meta["object_types"][agent]],
         "next_share_explained": sorted(meta["agent_evidence"]["explained_share"].values())[-2],
         "agent_found_correctly": pick(meta, "diagnostics.agent_type_check.correct"),
-        "types": meta["object_types"], "type_purity": pick(meta, "diagnostics.types_vs_truth.purity"),
+        "types": meta["object_types"], "type_silhouettes": pick(meta, "type_fit.silhouette"),
+        "type_purity": pick(meta, "diagnostics.types_vs_truth.purity"),
+        # privileged diagnostics: what each type was matched to, and the detector's recall per true type
+        "detections_per_type": {name: row.get("detections") for name, row in
+                                (pick(meta, "diagnostics.types_vs_truth.per_type") or {}).items()},
+        "detector_recall_per_true_type": {name: row.get("recall") for name, row in
+                                          _read(run / "space" / "eval.json").get("per_type", {}).items()},
         "distilled_size": distill["symbolic"]["size"], "finetuned_size": finetune["finetuned"]["size"],
         "finetune_search_objects": finetune["search_objects"],
         "finetuned_lineage": finetune.get("lineage"), "distilled_agreement": distill["symbolic"]["agreement"],
@@ -95,6 +101,10 @@ def seed_row(run: Path, seed: int) -> dict:
                                           .get(key))
                           for stage, key in (("teacher", "wall_seconds"), ("distill", "distill_seconds"))},
     }
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _rounded(value: float | None) -> int | None:
