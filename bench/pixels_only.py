@@ -1,6 +1,7 @@
 """Pixels only (issue 14): the default pipeline over several seeds, nothing privileged.
 
-    .venv/bin/python bench/pixels_only.py [--config configs/pong.yaml] [--seeds 0,1,2] [--fresh]
+    .venv/bin/python bench/pixels_only.py [--config configs/pong.yaml] [--seeds 0,1,2] [--fresh] \
+        [--tag NAME key=value ...]
 
 An Atari config (``configs/atari_pong.yaml``) gives issue 19's rows the same way, from the zoo
 teacher.
@@ -16,6 +17,8 @@ Targets: fine-tuned >= teacher on every seed; distilled >= 0.9 x teacher on at l
 seeds; the agent found on every seed; ``make demo`` <= 10 minutes.
 Writes results/pixels_only_<game>.json, merging rows by seed, so seeds may run as separate
 (parallel) commands; each row keeps the overrides it ran with (e.g. one torch thread per run).
+A variant of the default (overrides that change results) takes a ``--tag``: its runs live in
+``bench/runs/pixels_<game>_<tag>`` and its rows in results/pixels_only_<game>_<tag>.json.
 """
 
 from __future__ import annotations
@@ -116,9 +119,10 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "configs" / "pong.yaml"))
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated pipeline seeds")
     parser.add_argument("--fresh", action="store_true", help="delete each seed's run first and time it")
+    parser.add_argument("--tag", default=None, help="a variant's name (its runs and results apart)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    game = Path(args.config).stem
+    game = Path(args.config).stem + (f"_{args.tag}" if args.tag else "")
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         run = ROOT / "bench" / "runs" / f"pixels_{game}" / f"seed{seed}"
