@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
 
-from reporting.build import pick, results_rows
+from reporting.build import load, pick, results_rows
 
 
 def main() -> None:
@@ -40,8 +40,7 @@ def main() -> None:
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     stages = {}
     for stage in ("teacher", "frames", "space", "dataset", "distill", "finetune", "report"):
-        record = args.run / stage / "complete.json"
-        stages[stage] = json.loads(record.read_text()).get("summary", {}) if record.is_file() else {}
+        stages[stage] = load(args.run / stage / "complete.json").get("summary", {})
     rows = results_rows(args.run)
     teacher_return = rows[0]["return"] or 0.0
     symbolic_return = [r for r in rows if "symbolic" in r["agent"]][-1]["return"]

@@ -42,7 +42,7 @@ from benchlib import (  # noqa: I001  (puts the repository on sys.path)
     transfer_rows,
 )
 
-from reporting.build import pick
+from reporting.build import load, pick
 
 
 def pipeline_seconds(run: Path) -> float | None:
@@ -90,7 +90,7 @@ def seed_row(run: Path, seed: int) -> dict:
         "detections_per_type": {name: row.get("detections") for name, row in
                                 (pick(meta, "diagnostics.types_vs_truth.per_type") or {}).items()},
         "detector_recall_per_true_type": {name: row.get("recall") for name, row in
-                                          _read(run / "space" / "eval.json").get("per_type", {}).items()},
+                                          load(run / "space" / "eval.json").get("per_type", {}).items()},
         "distilled_size": distill["symbolic"]["size"], "finetuned_size": finetune["finetuned"]["size"],
         "finetune_search_objects": finetune["search_objects"],
         "finetuned_lineage": finetune.get("lineage"), "distilled_agreement": distill["symbolic"]["agreement"],
@@ -104,10 +104,6 @@ def seed_row(run: Path, seed: int) -> dict:
                                           .get(key))
                           for stage, key in (("teacher", "wall_seconds"), ("distill", "distill_seconds"))},
     }
-
-
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _rounded(value: float | None) -> int | None:
