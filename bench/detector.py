@@ -38,7 +38,7 @@ from envs.config import EnvConfig
 from envs.info import perceived_frame
 from pipeline.config import load_config
 from see.dataset_config import DatasetConfig
-from see.object_types import TypeConfusion, fit_types
+from see.object_types import TypeConfusion, learn_types
 from space.config import DetectorConfig
 from space.detector import SpaceDetector
 from space.evaluate import evaluate_source
@@ -127,18 +127,18 @@ def trained_space(cfg: DetectorConfig, frames: np.ndarray, seed: int) -> tuple[S
 
 def type_purity(source: ObjectSource, train: np.ndarray, frames: np.ndarray, objects: list,
                 dataset: DatasetConfig, n_true: int, tolerance: float, seed: int) -> dict:
-    """Types found without truth (k-means on the training frames' detections, the number of types
-    by silhouette, as Stage II-B does) against the true categories on the held-out frames."""
-    detections = [d for frame in source.detect(train) for d in frame]
-    if not detections:
+    """Types found without truth (learnt on the training frames' detections as Stage II-B does)
+    against the true categories on the held-out frames."""
+    detections = source.detect(train)
+    if not any(detections):
         return {"n_types": 0, "purity": float("nan")}
-    types, _ = fit_types(np.stack([d.embedding for d in detections]), dataset.n_types, dataset.type_range,
-                         seed, dataset.silhouette_points, dataset.silhouette_tolerance)
+    types, fit_info = learn_types(train, detections, dataset, seed)
     confusion = TypeConfusion(len(types.names), n_true, tolerance)
     for frame_detections, truth in zip(source.detect(frames), objects, strict=True):
         centres = np.array([[d.x, d.y] for d in frame_detections]).reshape(-1, 2)
         confusion.add(types.assign(frame_detections), centres, truth)
-    return {"n_types": len(types.names), "purity": confusion.purity}
+    return {"n_types": len(types.names), "merged_clusters": fit_info["merged_clusters"],
+            "purity": confusion.purity}
 
 
 def game(name: str, play: str, frames: np.ndarray, objects: list, infos: list, cfg: DetectorConfig,

@@ -30,7 +30,7 @@ from pipeline.cli import StageArgs
 from pipeline.config import Config
 from see.agent_finder import ActionResponse
 from see.dataset import DatasetWriter, meta_path
-from see.object_types import TypeConfusion, TypeModel, describe_types, fit_types, true_agent_type
+from see.object_types import TypeConfusion, TypeModel, learn_types, true_agent_type
 from see.perception import Perception
 from see.tracking import Tracker
 from space.oracle import TrueObjects
@@ -199,23 +199,16 @@ def choose_types(config: Config, run_dir: Path, source: ObjectSource, steps: Ite
 
 def fit_object_types(source: ObjectSource, frames: np.ndarray, config: Config, origin: str
                      ) -> tuple[TypeModel, dict]:
-    """k-means types on the detections of ``frames``, named by their colour and size."""
+    """Types learnt on the detections of ``frames`` (``see.object_types.learn_types``)."""
     d = config.dataset
     detections: list[list[Detection]] = []
     for i in range(0, len(frames), d.chunk):
         detections.extend(source.detect(frames[i:i + d.chunk]))
-    flat = [det for frame in detections for det in frame]
-    if not flat:
+    if not any(detections):
         raise UserError(f"the object source found no object in {len(frames)} frames; check the detector "
                         "(python -m space eval) or detector.source")
-    embeddings = np.stack([np.ravel(det.embedding) for det in flat])
-    types, scores = fit_types(embeddings, d.n_types, d.type_range, config.seed, d.silhouette_points,
-                              d.silhouette_tolerance)
-    types.names = describe_types(len(types.names), frames, detections,
-                                 [types.assign(frame_dets) for frame_dets in detections])
-    fit_info = {"frames_from": origin, "frames": len(frames), "detections": len(flat),
-                "silhouette": {str(k): v for k, v in scores.items()}}
-    return types, fit_info
+    types, fit_info = learn_types(frames, detections, d, config.seed)
+    return types, {"frames_from": origin, **fit_info}
 
 
 def _chunks(items: Iterable[Step], size: int) -> Iterator[list[Step]]:

@@ -20,6 +20,9 @@ class DatasetConfig:
     cluster_frames: int = 1000  # frames whose detections fit the types (frames/ if saved, else play)
     silhouette_points: int = 2000  # detections sampled to score each number of types
     silhouette_tolerance: float = 0.05  # fewest types scoring within this of the best silhouette
+    # look-alike types (colour name, sizes within a pixel) sharing at most this share of the rarer
+    # one's frames become one type, where the silhouette chose the count; null: never merge
+    lookalike_shared: float | None = 0.02
     gate: float = 8.0  # pixels: farthest a detection may be from an object's predicted centre
     memory: int = 3  # steps an undetected object is remembered before it is forgotten
     match_tolerance: float = 3.0  # pixels: detection to true object, for purity and velocity error
@@ -35,7 +38,8 @@ class DatasetConfig:
         check_ranges("dataset", self,
                      at_least_one=("n_steps", "n_types", "cluster_frames", "silhouette_points", "chunk",
                                    "torch_threads"),
-                     unit=("random_action_prob", "agent_min_share"), positive=("gate", "match_tolerance"),
+                     unit=("random_action_prob", "agent_min_share", "lookalike_shared"),
+                     positive=("gate", "match_tolerance"),
                      non_negative=("agent_type", "memory", "decimals", "silhouette_tolerance"))
         if len(self.type_range) != 2 or not 1 <= self.type_range[0] <= self.type_range[1]:
             raise UserError(

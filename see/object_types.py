@@ -2,7 +2,9 @@
 
 A learned detector (SPACE) or the colour segmenter says where objects are, not what they are.
 k-means on their standardised embeddings gives the types; the number of types comes from the
-config or from the best silhouette score over a range. The scaling and centroids are saved in
+config or from the best silhouette score over a range; a chosen count may still split one sprite
+(a detector's embedding of the ball that differs by where it sits in a cell), so look-alike
+clusters that never share a frame become one type. The scaling and centroids are saved in
 ``dataset.meta.json``, so distillation, fine-tuning and the symbolic agent while it plays give an
 embedding the same type. Types are named by what they look like (``t1_white_2x4``); where the game
 knows its true objects, type purity against them is a diagnostic and names nothing.
@@ -18,6 +20,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
 from common.errors import UserError
+from see.dataset_config import DatasetConfig
 from space.metrics import match_centres
 from space.sources import Detection
 
@@ -33,6 +36,7 @@ class TypeModel:
     centroids: np.ndarray | None = None  # (K, D) in scaled space; None: the source knows the types
     mean: np.ndarray | None = None  # (D,) subtracted before scaling
     scale: np.ndarray | None = None  # (D,) divided after centring
+    centroid_types: np.ndarray | None = None  # (K,) type of each centroid; None: centroid k is type k
 
     @property
     def method(self) -> str:
@@ -55,20 +59,25 @@ class TypeModel:
                             f"{self.centroids.shape[1]}; regenerate the dataset with this detector")
         z = (x - self.mean) / self.scale
         dist = ((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
-        return np.argmin(dist, axis=1)
+        nearest = np.argmin(dist, axis=1)
+        return nearest if self.centroid_types is None else self.centroid_types[nearest]
 
     def to_dict(self) -> dict:
         data: dict = {"method": self.method, "names": list(self.names)}
         if self.centroids is not None:
             data.update(centroids=self.centroids.tolist(), mean=self.mean.tolist(), scale=self.scale.tolist())
+        if self.centroid_types is not None:
+            data["centroid_types"] = self.centroid_types.tolist()
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> TypeModel:
         if data.get("method") == "source":
             return cls(list(data["names"]))
+        grouped = data.get("centroid_types")
         return cls(list(data["names"]), np.asarray(data["centroids"], dtype=np.float64),
-                   np.asarray(data["mean"], dtype=np.float64), np.asarray(data["scale"], dtype=np.float64))
+                   np.asarray(data["mean"], dtype=np.float64), np.asarray(data["scale"], dtype=np.float64),
+                   None if grouped is None else np.asarray(grouped, dtype=np.int64))
 
 
 def fit_types(embeddings: np.ndarray, n_types: int | None, type_range: Sequence[int], seed: int,
@@ -108,6 +117,23 @@ def fit_types(embeddings: np.ndarray, n_types: int | None, type_range: Sequence[
                         "embeddings; lower dataset.n_types or set it to null")
     centroids = _kmeans(z, n_types, seed).cluster_centers_
     return TypeModel([f"type{k}" for k in range(n_types)], centroids, mean, scale), scores
+
+
+def learn_types(frames: np.ndarray, detections: Sequence[Sequence[Detection]], d: DatasetConfig,
+                seed: int) -> tuple[TypeModel, dict]:
+    """(types of ``detections`` in ``frames``, how they were fitted): k-means, look-alikes that never
+    meet merged where the silhouette chose the count, named by their colour and size."""
+    flat = [det for frame in detections for det in frame]
+    embeddings = np.stack([np.ravel(det.embedding) for det in flat]) if flat else np.zeros((0, 1))
+    types, scores = fit_types(embeddings, d.n_types, d.type_range, seed, d.silhouette_points,
+                              d.silhouette_tolerance)
+    merged: list[list[int]] = []
+    if d.n_types is None and d.lookalike_shared is not None:
+        types, merged = merge_lookalikes(types, frames, detections, d.lookalike_shared)
+    types.names = describe_types(len(types.names), frames, detections,
+                                 [types.assign(frame_dets) for frame_dets in detections])
+    return types, {"frames": len(frames), "detections": len(flat),
+                   "silhouette": {str(k): v for k, v in scores.items()}, "merged_clusters": merged}
 
 
 def _kmeans(z: np.ndarray, k: int, seed: int) -> KMeans:
@@ -172,13 +198,23 @@ def colour_name(rgb: Sequence[float]) -> str:
     return names[int(np.argmin(((palette - np.asarray(rgb, dtype=np.float64)) ** 2).sum(1)))]
 
 
-def describe_types(n_types: int, frames: np.ndarray, detections: Sequence[Sequence[Detection]],
-                   types: Sequence[np.ndarray]) -> list[str]:
-    """Neutral names from what each type looks like: index, colour at the centre, median size.
+@dataclass(frozen=True)
+class Look:
+    """What a type looks like: colour name at the detections' centres and median size in pixels."""
 
-    ``t1_white_2x4`` is the second type, white, 2 by 4 pixels. Only the pixels decide; the game's
-    true objects never name a type.
-    """
+    colour: str
+    width: int
+    height: int
+
+    def like(self, other: Look) -> bool:
+        """Same colour name and sizes within a pixel: one sprite, as far as the pixels tell."""
+        return (self.colour == other.colour and abs(self.width - other.width) <= 1
+                and abs(self.height - other.height) <= 1)
+
+
+def type_looks(n_types: int, frames: np.ndarray, detections: Sequence[Sequence[Detection]],
+               types: Sequence[np.ndarray]) -> list[Look | None]:
+    """Each type's look over its detections (None for a type nothing was assigned to)."""
     colours: list[list[np.ndarray]] = [[] for _ in range(n_types)]
     sizes: list[list[tuple[float, float]]] = [[] for _ in range(n_types)]
     height, width = frames.shape[1:3]
@@ -188,15 +224,68 @@ def describe_types(n_types: int, frames: np.ndarray, detections: Sequence[Sequen
             x = min(max(int(det.x), 0), width - 1)
             colours[kind].append(frame[y, x, :3])
             sizes[kind].append((det.width, det.height))
-    names = []
+    looks: list[Look | None] = []
     for k in range(n_types):
         if not colours[k]:
-            names.append(f"t{k}")
+            looks.append(None)
             continue
-        colour = colour_name(np.median(np.stack(colours[k]), axis=0))
         w, h = np.median(np.array(sizes[k]), axis=0)
-        names.append(f"t{k}_{colour}_{max(round(float(w)), 1)}x{max(round(float(h)), 1)}")
-    return names
+        looks.append(Look(colour_name(np.median(np.stack(colours[k]), axis=0)),
+                          max(round(float(w)), 1), max(round(float(h)), 1)))
+    return looks
+
+
+def describe_types(n_types: int, frames: np.ndarray, detections: Sequence[Sequence[Detection]],
+                   types: Sequence[np.ndarray]) -> list[str]:
+    """Neutral names from what each type looks like: index, colour at the centre, median size.
+
+    ``t1_white_2x4`` is the second type, white, 2 by 4 pixels. Only the pixels decide; the game's
+    true objects never name a type.
+    """
+    return [f"t{k}" if look is None else f"t{k}_{look.colour}_{look.width}x{look.height}"
+            for k, look in enumerate(type_looks(n_types, frames, detections, types))]
+
+
+def merge_lookalikes(model: TypeModel, frames: np.ndarray, detections: Sequence[Sequence[Detection]],
+                     max_shared: float) -> tuple[TypeModel, list[list[int]]]:
+    """(model whose look-alike types that (almost) never share a frame are one, merged centroid groups).
+
+    Two types of one look seen together in a frame are two objects (a row of cars); seen only in
+    turns, they are one sprite that the embedding split. ``max_shared`` is the most share of the
+    rarer one's frames they may share. Types are visited most frequent first; each joins the first
+    group it looks like and whose frames it (almost) never shares, else starts its own.
+    """
+    n = len(model.names)
+    assigned = [model.assign(frame_dets) for frame_dets in detections]
+    looks = type_looks(n, frames, detections, assigned)
+    seen = np.zeros((len(detections), n), dtype=bool)
+    for f, kinds in enumerate(assigned):
+        seen[f, kinds] = True
+    groups: list[list[int]] = []
+    group_seen: list[np.ndarray] = []
+    for k in sorted(range(n), key=lambda k: -seen[:, k].sum()):
+        look = looks[k]
+        for g, members in enumerate(groups):
+            first = looks[members[0]]
+            shared = (seen[:, k] & group_seen[g]).sum()
+            rarer = min(seen[:, k].sum(), group_seen[g].sum())
+            if look is not None and first is not None and look.like(first) and shared <= max_shared * rarer:
+                members.append(k)
+                group_seen[g] |= seen[:, k]
+                break
+        else:
+            groups.append([k])
+            group_seen.append(seen[:, k].copy())
+    if len(groups) == n:
+        return model, []
+    groups.sort(key=min)
+    centroid_types = np.empty(n, dtype=np.int64)
+    for g, members in enumerate(groups):
+        centroid_types[members] = g
+    base = model.centroid_types if model.centroid_types is not None else np.arange(n)
+    merged = TypeModel([f"type{g}" for g in range(len(groups))], model.centroids, model.mean, model.scale,
+                       centroid_types[base])
+    return merged, [sorted(members) for members in groups if len(members) > 1]
 
 
 def true_agent_type(true_names: Sequence[str] | None) -> int | None:

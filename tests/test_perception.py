@@ -7,7 +7,17 @@ from common.errors import UserError
 from envs.builtin import BuiltinPong
 from envs.info import SCREEN
 from see.agent_finder import ActionResponse
-from see.object_types import TypeConfusion, TypeModel, colour_name, describe_types, fit_types, true_agent_type
+from see.dataset_config import DatasetConfig
+from see.object_types import (
+    TypeConfusion,
+    TypeModel,
+    colour_name,
+    describe_types,
+    fit_types,
+    learn_types,
+    merge_lookalikes,
+    true_agent_type,
+)
 from see.perception import Perception
 from see.tracking import Tracker
 from space.config import DetectorConfig
@@ -144,6 +154,50 @@ def test_types_are_named_by_their_colour_and_size():
     names = describe_types(3, frames, dets, [np.array([1, 0])] * 2)
     assert names == ["t0_green_6x1", "t1_white_2x4", "t2"]
     assert colour_name((210, 60, 50)) == "red" and colour_name((10, 10, 20)) == "black"
+
+
+def _split_ball_scene(n_frames: int = 20):
+    """Frames with a white ball whose embedding alternates between two clusters (0, 1), a green
+    paddle (2) and two white cars (3, 4) that look like the ball and are always seen together."""
+    rng = np.random.default_rng(0)
+    frames = np.zeros((n_frames, 40, 40, 3), np.uint8)
+    hot = np.eye(5)
+    detections = []
+    for f in range(n_frames):
+        ball = (int(rng.integers(2, 38)), int(rng.integers(2, 10)))
+        objects = [(ball, f % 2, (250, 250, 250), (3, 3)), ((5, 20), 2, (40, 180, 40), (2, 9)),
+                   ((15, 30), 3, (250, 250, 250), (3, 3)), ((30, 30), 4, (250, 250, 250), (3, 3))]
+        frame_dets = []
+        for (x, y), kind, colour, (w, h) in objects:
+            frames[f, y, x] = colour
+            frame_dets.append(Detection(x + 0.5, y + 0.5, w, h, 1.0, hot[kind] + rng.normal(0, 0.01, 5)))
+        detections.append(frame_dets)
+    return frames, detections, hot
+
+
+def test_lookalike_clusters_that_never_meet_become_one_type():
+    frames, detections, hot = _split_ball_scene()
+    model = TypeModel([f"type{k}" for k in range(5)], hot, np.zeros(5), np.ones(5))
+    merged, groups = merge_lookalikes(model, frames, detections, max_shared=0.02)
+    assert groups == [[0, 1]]  # the ball's two clusters; the cars share every frame, so stay two
+    assert merged.assign_embeddings(hot).tolist() == [0, 0, 1, 2, 3]
+    again = TypeModel.from_dict(merged.to_dict())
+    assert again.assign_embeddings(hot).tolist() == [0, 0, 1, 2, 3]
+    # frames shared by more than the allowance keep them apart
+    detections[0].append(Detection(20, 20, 3, 3, 1.0, hot[1]))
+    frames[0, 20, 20] = (250, 250, 250)
+    assert merge_lookalikes(model, frames, detections, max_shared=0.02)[1] == []
+
+
+def test_learnt_types_merge_only_a_count_the_silhouette_chose():
+    frames, detections, _ = _split_ball_scene()
+    chosen, info = learn_types(frames, detections, DatasetConfig(type_range=[5, 5]), seed=0)
+    assert len(chosen.names) == 4 and len(info["merged_clusters"]) == 1
+    assert sum(name.endswith("white_3x3") for name in chosen.names) == 3  # one ball, two cars
+    fixed, info = learn_types(frames, detections, DatasetConfig(n_types=5), seed=0)
+    assert len(fixed.names) == 5 and info["merged_clusters"] == []
+    never = DatasetConfig(type_range=[5, 5], lookalike_shared=None)
+    assert len(learn_types(frames, detections, never, seed=0)[0].names) == 5
 
 
 def test_the_agent_is_the_type_whose_motion_the_actions_explain():
