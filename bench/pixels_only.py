@@ -28,6 +28,7 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 
@@ -48,12 +49,17 @@ from reporting.build import load, pick
 def pipeline_seconds(run: Path) -> float | None:
     """The last ``run_pipeline.py`` call's seconds if it ran every stage in one go; None where it
     skipped or resumed some, or where a stage was run by hand (a run made in parts has no
-    whole-pipeline time)."""
+    whole-pipeline time), including after that call: a stage finished after the call ended."""
     record = run / "pipeline.json"
     if not record.is_file():
         return None
     call = json.loads(record.read_text())
-    return None if call["stages_skipped"] or call["stages_resumed"] else call["seconds"]
+    if call["stages_skipped"] or call["stages_resumed"]:
+        return None
+    ended = datetime.fromisoformat(call["started"]) + timedelta(seconds=call["seconds"])
+    finished = [datetime.fromisoformat(json.loads(done.read_text())["finished"])
+                for done in run.glob("*/complete.json")]
+    return None if any(when > ended for when in finished) else call["seconds"]
 
 
 def seed_row(run: Path, seed: int) -> dict:
