@@ -31,7 +31,7 @@ from pipeline.config import Config
 from see.agent_finder import ActionResponse
 from see.dataset import DatasetWriter, meta_path
 from see.object_types import TypeConfusion, TypeModel, learn_types, true_agent_type
-from see.perception import Perception
+from see.perception import Perception, hysteresis_of, perception_source
 from see.tracking import Tracker
 from space.oracle import TrueObjects
 from space.sources import Detection, ObjectSource
@@ -130,7 +130,8 @@ def generate(config: Config, run_dir: Path, source: ObjectSource, out: Path, tru
     if d.agent_type is not None and not 0 <= d.agent_type < len(types.names):
         raise UserError(f"dataset.agent_type {d.agent_type} is not a type index of {types.names}; "
                         "leave it null to find the agent from the actions")
-    perception = Perception(source, types, Tracker(d.gate, d.memory), d.decimals)
+    perception = Perception(source, types, Tracker(d.gate, d.memory), d.decimals,
+                            hysteresis=hysteresis_of(config.detector, d.follow_threshold))
     stats = DatasetStats(types.names, truth, d.match_tolerance)
     response = ActionResponse(len(types.names), len(action_names))
     image_size, last_action, seeds = None, 0, set()
@@ -204,6 +205,9 @@ def fit_object_types(source: ObjectSource, frames: np.ndarray, config: Config, o
     detections: list[list[Detection]] = []
     for i in range(0, len(frames), d.chunk):
         detections.extend(source.detect(frames[i:i + d.chunk]))
+    hysteresis = hysteresis_of(config.detector, d.follow_threshold)
+    if hysteresis is not None:  # types from the detections that may start an object
+        detections = [[det for det in frame if det.score > hysteresis[1]] for frame in detections]
     if not any(detections):
         raise UserError(f"the object source found no object in {len(frames)} frames; check the detector "
                         "(python -m space eval) or detector.source")
@@ -234,10 +238,10 @@ def dataset_stage(args: StageArgs) -> dict:
     from envs import action_names
     from see.dataset import remove_partial
     from space.oracle import TrueObjects
-    from space.sources import make_source
 
     torch.set_num_threads(config.dataset.torch_threads)
-    source = make_source(config.detector, args.run.path, config.env.id)
+    source = perception_source(config.detector, args.run.path, config.env.id,
+                               hysteresis_of(config.detector, config.dataset.follow_threshold))
     truth = TrueObjects(config.env.id)  # privileged: the oracle's types and the diagnostics only
     key = stage.key(config, SECTIONS, READS)
     stage.prepare(config, key, args.resume, args.force)

@@ -25,6 +25,9 @@ class DatasetConfig:
     lookalike_shared: float | None = 0.02
     gate: float = 8.0  # pixels: farthest a detection may be from an object's predicted centre
     memory: int = 3  # steps an undetected object is remembered before it is forgotten
+    # SPACE presence enough to continue an object already tracked (detector.threshold starts one):
+    # a faint ball stays followed, faint noise far from every object stays out; null: no hysteresis
+    follow_threshold: float | None = 0.1
     match_tolerance: float = 3.0  # pixels: detection to true object, for purity and velocity error
     chunk: int = 256  # frames the object source sees per call
     decimals: int = 3  # decimals of positions and velocities written
@@ -38,7 +41,7 @@ class DatasetConfig:
         check_ranges("dataset", self,
                      at_least_one=("n_steps", "n_types", "cluster_frames", "silhouette_points", "chunk",
                                    "torch_threads"),
-                     unit=("random_action_prob", "agent_min_share", "lookalike_shared"),
+                     unit=("random_action_prob", "agent_min_share", "lookalike_shared", "follow_threshold"),
                      positive=("gate", "match_tolerance"),
                      non_negative=("agent_type", "memory", "decimals", "silhouette_tolerance"))
         if len(self.type_range) != 2 or not 1 <= self.type_range[0] <= self.type_range[1]:

@@ -32,7 +32,8 @@ def true_objects(frame: np.ndarray, info: dict) -> list[dict]:
 def fresh_copy(perception: Perception) -> Perception:
     """A perception that shares the detector and the types but has a tracker of its own."""
     tracker = Tracker(perception.tracker.gate, perception.tracker.memory)
-    return Perception(perception.source, perception.types, tracker, perception.decimals)
+    return Perception(perception.source, perception.types, tracker, perception.decimals, perception.screen,
+                      perception.hysteresis)
 
 
 def agent_perceive(perception: Perception | None) -> Perceive:

@@ -4,7 +4,9 @@ Detections of one type are matched to the known objects of that type by the Hung
 on the distance to where each object should be now (last centre plus velocity times the steps
 since it was seen), within a gate. Predicting the position keeps two crossing objects of one type
 apart. A matched object's velocity is its displacement per step since it was last seen; a new
-object starts at rest; an object missed for more than ``memory`` steps is forgotten.
+object starts at rest; an object missed for more than ``memory`` steps is forgotten. A weak
+detection (a learned detector's presence below its threshold) may continue an object already
+tracked, never start one: hysteresis, so a faint ball stays followed and faint noise stays out.
 """
 
 from __future__ import annotations
@@ -45,20 +47,30 @@ class Tracker:
 
     def update(self, types: np.ndarray, centres: np.ndarray) -> np.ndarray:
         """``types`` (N,) and ``centres`` (N, 2) of this step -> velocities (N, 2) in pixels per step."""
+        return self.follow(types, centres)[0]
+
+    def follow(self, types: np.ndarray, centres: np.ndarray, weak: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(velocities (N, 2), kept (N,)): ``update`` where ``weak`` detections that continue no
+        tracked object are dropped (not kept) instead of starting one."""
         types = np.asarray(types, dtype=np.int64)
         centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+        weak = np.zeros(len(types), dtype=bool) if weak is None else np.asarray(weak, dtype=bool)
         velocities = np.zeros_like(centres)
+        kept_rows = ~weak
         kept: list[Track] = []
         for kind in sorted(set(types.tolist()) | {t.type for t in self.tracks}):
             rows = np.flatnonzero(types == kind)
             tracks = [t for t in self.tracks if t.type == kind]
-            matched = self._match(tracks, centres[rows])
+            matched = self._match_strong_first(tracks, centres[rows], weak[rows])
             for j, row in enumerate(rows):
                 x, y = centres[row]
                 track = tracks[matched[j]] if j in matched else None
                 if track is None:
-                    kept.append(Track(kind, float(x), float(y)))
+                    if not weak[row]:
+                        kept.append(Track(kind, float(x), float(y)))
                     continue
+                kept_rows[row] = True
                 steps = track.missing + 1
                 track.vx, track.vy = (x - track.x) / steps, (y - track.y) / steps
                 track.x, track.y, track.missing = float(x), float(y), 0
@@ -70,7 +82,19 @@ class Tracker:
                     track.missing += 1
                     kept.append(track)
         self.tracks = kept
-        return velocities
+        return velocities, kept_rows
+
+    def _match_strong_first(self, tracks: list[Track], centres: np.ndarray, weak: np.ndarray
+                            ) -> dict[int, int]:
+        """Detection index -> track index: the strong detections first, then the weak ones to the
+        tracks left, so a faint duplicate never takes an object from a clear detection of it."""
+        strong, faint = np.flatnonzero(~weak), np.flatnonzero(weak)
+        matched = {int(strong[j]): i for j, i in self._match(tracks, centres[strong]).items()}
+        if len(faint):
+            left = [i for i in range(len(tracks)) if i not in matched.values()]
+            extra = self._match([tracks[i] for i in left], centres[faint])
+            matched.update({int(faint[j]): left[i] for j, i in extra.items()})
+        return matched
 
     def _match(self, tracks: list[Track], centres: np.ndarray) -> dict[int, int]:
         """Detection index -> track index for pairs within the gate, minimising total distance."""

@@ -32,8 +32,9 @@ class RoiFilter:
 
 
 def make_source(detector_cfg: DetectorConfig, run_dir: Path | None,
-                env_id: str | None = None) -> ObjectSource:
-    """The source named by ``detector.source``; ``space`` loads ``run_dir/space/model.pt``."""
+                env_id: str | None = None, threshold: float | None = None) -> ObjectSource:
+    """The source named by ``detector.source``; ``space`` loads ``run_dir/space/model.pt`` and keeps
+    detections more present than ``threshold`` (None: ``detector.threshold``)."""
     source: ObjectSource
     if detector_cfg.source == "segment":
         from space.segment import SegmentSource
@@ -52,6 +53,7 @@ def make_source(detector_cfg: DetectorConfig, run_dir: Path | None,
         weights = Path(run_dir) / "space" / WEIGHTS
         if not weights.is_file():
             raise UserError(f"no trained SPACE detector at {weights}; run python -m space train first")
-        source = SpaceDetector.load(weights, detector_cfg.threshold, detector_cfg.nms_iou,
+        source = SpaceDetector.load(weights, detector_cfg.threshold if threshold is None else threshold,
+                                    detector_cfg.nms_iou,
                                     detector_cfg.train.device)
     return RoiFilter(source, detector_cfg.roi) if detector_cfg.roi else source

@@ -18,7 +18,7 @@ from see.object_types import (
     merge_lookalikes,
     true_agent_type,
 )
-from see.perception import Perception
+from see.perception import Perception, hysteresis_of
 from see.tracking import Tracker
 from space.config import DetectorConfig
 from space.sources import Detection, make_source
@@ -154,6 +154,39 @@ def test_types_are_named_by_their_colour_and_size():
     names = describe_types(3, frames, dets, [np.array([1, 0])] * 2)
     assert names == ["t0_green_6x1", "t1_white_2x4", "t2"]
     assert colour_name((210, 60, 50)) == "red" and colour_name((10, 10, 20)) == "black"
+
+
+def test_a_weak_detection_continues_an_object_and_never_starts_one():
+    tracker = Tracker(gate=4, memory=2)
+    tracker.follow(np.array([0]), np.array([[10.0, 10]]))
+    # the object, seen faintly 2 pixels on, and faint noise far away: the first kept, the second not
+    v, kept = tracker.follow(np.array([0, 0]), np.array([[12.0, 10], [40.0, 40]]), np.array([True, True]))
+    assert kept.tolist() == [True, False] and np.allclose(v[0], [2, 0])
+    assert len(tracker.tracks) == 1
+    # a clear detection takes the object before a faint duplicate nearer to where it should be
+    v, kept = tracker.follow(np.array([0, 0]), np.array([[15.0, 10], [14.0, 10]]), np.array([False, True]))
+    assert kept.tolist() == [True, False] and np.allclose(v[0], [3, 0])
+    # without weak detections, follow is update
+    again = Tracker(gate=4, memory=2)
+    again.update(np.array([0]), np.array([[10.0, 10]]))
+    assert np.allclose(again.update(np.array([0]), np.array([[12.0, 10]])), [[2, 0]])
+
+
+def test_perception_keeps_a_faint_object_it_follows_and_drops_faint_noise():
+    def faint(x, y, score):
+        return Detection(x, y, 2.0, 2.0, score, np.zeros(1, np.float32), 0)
+
+    perception = Perception(None, TypeModel(["ball"]), Tracker(gate=4, memory=2), hysteresis=(0.1, 0.5))
+    assert perception.update([faint(10, 10, 0.3)]) == []  # too faint to start an object
+    perception.update([faint(10, 10, 0.9)])
+    state = perception.update([faint(12, 10, 0.3), faint(40, 40, 0.3)])
+    assert [(o["x_position"], o["x_velocity"]) for o in state] == [(12, 2)]
+    assert perception.describe()["tracking"]["follow_threshold"] == 0.1
+    # only a source with graded presence follows faint detections
+    space = DetectorConfig(source="space", threshold=0.5)
+    assert hysteresis_of(space, 0.1) == (0.1, 0.5)
+    assert hysteresis_of(space, None) is None and hysteresis_of(space, 0.6) is None
+    assert hysteresis_of(DetectorConfig(source="segment"), 0.1) is None
 
 
 def _split_ball_scene(n_frames: int = 20):
