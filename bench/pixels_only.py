@@ -57,7 +57,7 @@ def pipeline_seconds(run: Path) -> float | None:
     if call["stages_skipped"] or call["stages_resumed"]:
         return None
     ended = datetime.fromisoformat(call["started"]) + timedelta(seconds=call["seconds"])
-    finished = [datetime.fromisoformat(json.loads(done.read_text())["finished"])
+    finished = [datetime.fromisoformat(load(done)["finished"])
                 for done in run.glob("*/complete.json")]
     return None if any(when > ended for when in finished) else call["seconds"]
 

@@ -108,7 +108,7 @@ class Perception:
         centres = np.array([[d.x, d.y] for d in detections], dtype=np.float64).reshape(-1, 2)
         weak = None if self.hysteresis is None else np.array(
             [d.score <= self.hysteresis[1] for d in detections], dtype=bool)
-        velocities, kept = self.tracker.follow(types, centres, weak)
+        velocities, kept = self.tracker.update(types, centres, weak)
         r = self.decimals
         objects = [
             {"type": int(t), "x_velocity": round(float(v[0]), r), "y_velocity": round(float(v[1]), r),

@@ -45,14 +45,11 @@ class Tracker:
         """Forget every object (a new episode starts)."""
         self.tracks = []
 
-    def update(self, types: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        """``types`` (N,) and ``centres`` (N, 2) of this step -> velocities (N, 2) in pixels per step."""
-        return self.follow(types, centres)[0]
-
-    def follow(self, types: np.ndarray, centres: np.ndarray, weak: np.ndarray | None = None
+    def update(self, types: np.ndarray, centres: np.ndarray, weak: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
-        """(velocities (N, 2), kept (N,)): ``update`` where ``weak`` detections that continue no
-        tracked object are dropped (not kept) instead of starting one."""
+        """``types`` (N,) and ``centres`` (N, 2) of this step -> (velocities (N, 2) in pixels per step,
+        kept (N,)): ``weak`` detections that continue no tracked object are dropped (not kept)
+        instead of starting one; without ``weak`` every detection is kept."""
         types = np.asarray(types, dtype=np.int64)
         centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
         weak = np.zeros(len(types), dtype=bool) if weak is None else np.asarray(weak, dtype=bool)

@@ -26,7 +26,7 @@ from space.sources import Detection, make_source
 
 def run(tracker, frames):
     """Feed [(types, centres), ...] step by step; returns the velocities of each step."""
-    return [tracker.update(np.array(t), np.array(c, dtype=float).reshape(-1, 2)) for t, c in frames]
+    return [tracker.update(np.array(t), np.array(c, dtype=float).reshape(-1, 2))[0] for t, c in frames]
 
 
 def test_constant_velocity_is_the_step_displacement():
@@ -65,7 +65,7 @@ def test_two_crossing_objects_of_one_type_keep_their_velocities():
         a, b = [2.0 * k, 20.0], [22.0 - 2.0 * k, 20.5]  # they pass each other at k = 5..6
         order = rng.permutation(2)
         centres = np.array([a, b])[order]
-        v = tracker.update(np.array([2, 2]), centres)
+        v = tracker.update(np.array([2, 2]), centres)[0]
         if k:
             assert np.allclose(v[np.argsort(order)], [[2, 0], [-2, 0]]), k
 
@@ -73,7 +73,7 @@ def test_two_crossing_objects_of_one_type_keep_their_velocities():
 def test_jump_beyond_gate_is_a_new_object_and_types_are_tracked_apart():
     tracker = Tracker(gate=3, memory=1)
     tracker.update(np.array([0, 1]), np.array([[10.0, 10], [11.0, 10]]))
-    v = tracker.update(np.array([0, 1]), np.array([[11.0, 10], [30.0, 10]]))
+    v = tracker.update(np.array([0, 1]), np.array([[11.0, 10], [30.0, 10]]))[0]
     assert np.allclose(v, [[1, 0], [0, 0]])  # type 1 jumped 19 px; type 0 never matches type 1
 
 
@@ -81,7 +81,7 @@ def test_reset_forgets_every_object():
     tracker = Tracker(gate=5, memory=3)
     tracker.update(np.array([0]), np.array([[10.0, 10]]))
     tracker.reset()
-    assert np.allclose(tracker.update(np.array([0]), np.array([[11.0, 10]])), 0)
+    assert np.allclose(tracker.update(np.array([0]), np.array([[11.0, 10]]))[0], 0)
 
 
 def det(x, y, embedding, kind=None):
@@ -158,18 +158,19 @@ def test_types_are_named_by_their_colour_and_size():
 
 def test_a_weak_detection_continues_an_object_and_never_starts_one():
     tracker = Tracker(gate=4, memory=2)
-    tracker.follow(np.array([0]), np.array([[10.0, 10]]))
+    tracker.update(np.array([0]), np.array([[10.0, 10]]))
     # the object, seen faintly 2 pixels on, and faint noise far away: the first kept, the second not
-    v, kept = tracker.follow(np.array([0, 0]), np.array([[12.0, 10], [40.0, 40]]), np.array([True, True]))
+    v, kept = tracker.update(np.array([0, 0]), np.array([[12.0, 10], [40.0, 40]]), np.array([True, True]))
     assert kept.tolist() == [True, False] and np.allclose(v[0], [2, 0])
     assert len(tracker.tracks) == 1
     # a clear detection takes the object before a faint duplicate nearer to where it should be
-    v, kept = tracker.follow(np.array([0, 0]), np.array([[15.0, 10], [14.0, 10]]), np.array([False, True]))
+    v, kept = tracker.update(np.array([0, 0]), np.array([[15.0, 10], [14.0, 10]]), np.array([False, True]))
     assert kept.tolist() == [True, False] and np.allclose(v[0], [3, 0])
-    # without weak detections, follow is update
+    # without weak detections every detection is kept
     again = Tracker(gate=4, memory=2)
     again.update(np.array([0]), np.array([[10.0, 10]]))
-    assert np.allclose(again.update(np.array([0]), np.array([[12.0, 10]])), [[2, 0]])
+    v, kept = again.update(np.array([0]), np.array([[12.0, 10]]))
+    assert np.allclose(v, [[2, 0]]) and kept.tolist() == [True]
 
 
 def test_perception_keeps_a_faint_object_it_follows_and_drops_faint_noise():
