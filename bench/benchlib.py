@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +24,18 @@ def machine() -> dict:
     """What the numbers were measured on, including the load, since timings depend on it."""
     return {"cpus": os.cpu_count(), "python": platform.python_version(),
             "load_average_1min": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+@contextlib.contextmanager
+def worktree(commit: str) -> Iterator[Path]:
+    """A temporary git worktree of ``commit``: the code before a change, run beside the code now."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "before"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), commit], cwd=ROOT, check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=True)
 
 
 def save(name: str, result: dict) -> Path:

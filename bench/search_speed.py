@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, save, table
+from benchlib import ROOT, save, table, worktree
 
 BEFORE = "973f8e4"  # the engine before the batched loss and the parallel restarts
 STOCK_FUNCTIONS = ("add", "sub", "mul", "div", "neg", "abs", "max", "min")
@@ -195,20 +195,14 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=1000)
     parser.add_argument("--generations", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        before = Path(folder) / "before"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(before), args.before], cwd=ROOT,
-                       check=True)
-        try:
-            rows = {"stock gplearn": stock(args.population, args.generations)}
-            for strategy in ("joint", "coordinate"):
-                for name, root in (("engine before", before), ("engine now", ROOT)):
-                    rows[f"{name}, {strategy}"] = run_worker(root, f"throughput:{strategy}", args.population,
-                                                             args.generations)
-            default = {name: run_worker(root, "default", 0, 0) for name, root in
-                       (("engine before", before), ("engine now", ROOT))}
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, check=True)
+    with worktree(args.before) as before:
+        rows = {"stock gplearn": stock(args.population, args.generations)}
+        for strategy in ("joint", "coordinate"):
+            for name, root in (("engine before", before), ("engine now", ROOT)):
+                rows[f"{name}, {strategy}"] = run_worker(root, f"throughput:{strategy}", args.population,
+                                                         args.generations)
+        default = {name: run_worker(root, "default", 0, 0) for name, root in
+                   (("engine before", before), ("engine now", ROOT))}
     for row in rows.values():
         row["scored_per_cpu_second"] = row["scored"] / row["cpu_seconds"]
         row["over_stock"] = row["scored_per_cpu_second"] / (rows["stock gplearn"]["scored"]

@@ -1,0 +1,106 @@
+"""Speed of the segment source on raw Atari screens, the code before a change and now, in one run.
+
+    .venv/bin/python bench/segment_speed.py [--before COMMIT] [--games Pong,Freeway,...] [--frames 200]
+        [--repeats 5]
+
+The screens are the last ``--frames`` of 400 steps of random play per game (``bench/detector.py``'s
+frames), saved once and read by both; each game's ``configs/atari_<game>.yaml`` segment settings.
+The code before runs from a temporary git worktree of ``--before``, in its own interpreter, as the
+code now does. Per game and code: frames per CPU second and per wall second at batch 1 and at batch
+64 (the best of ``--repeats`` passes, since a shared machine only ever slows a pass down), and
+whether both codes give the same detections bit for bit. Target (issue 18): >= 500 frames/s at
+batch 64 on 2 cores; the source runs on one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from benchlib import ROOT, save, table, worktree  # noqa: I001  (puts the repository on sys.path)
+
+BEFORE = "b62df92"  # the segment source before OpenCV's labelling and the kept colours
+GAMES = ("Pong", "Freeway", "Boxing", "Breakout", "SpaceInvaders")
+BATCHES = (1, 64)
+
+
+def worker(game: str, frames_path: str, repeats: int) -> dict:
+    """Frames per second of the segment source importable from the working directory, and a digest
+    of its detections."""
+    from common.config import from_dict, to_dict
+    from pipeline.config import load_config
+    from space.config import DetectorConfig
+    from space.sources import make_source
+
+    detector = load_config(Path("configs") / f"atari_{game.lower()}.yaml").detector
+    source = make_source(from_dict(DetectorConfig, {"source": "segment", "roi": detector.roi,
+                                                    "segment": to_dict(detector.segment)}), None)
+    frames = np.load(frames_path)
+    digest = hashlib.sha256()
+    for frame_detections in source.detect(frames):
+        for d in frame_detections:
+            digest.update(np.array([d.x, d.y, d.width, d.height, d.score]).tobytes() + d.embedding.tobytes())
+    out = {"detections_sha256": digest.hexdigest()}
+    for batch in BATCHES:
+        cpu, wall = [], []
+        for _ in range(repeats):
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
+            for i in range(0, len(frames), batch):
+                source.detect(frames[i:i + batch])
+            cpu.append(time.process_time() - cpu_start)
+            wall.append(time.perf_counter() - wall_start)
+        out[f"cpu_fps_batch{batch}"] = len(frames) / min(cpu)
+        out[f"wall_fps_batch{batch}"] = len(frames) / min(wall)
+    return out
+
+
+def run_worker(root: Path, game: str, frames_path: Path, repeats: int) -> dict:
+    """``worker`` in a fresh interpreter that imports the code of ``root``."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import json, segment_speed; "
+            f"sys.path.insert(0, {str(root)!r}); import space; "
+            f"assert space.__file__.startswith({str(root)!r}), space.__file__; "
+            f"print(json.dumps(segment_speed.worker({game!r}, {str(frames_path)!r}, {repeats})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    if out.returncode:
+        raise SystemExit(f"the {game} worker failed in {root}:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default=BEFORE, help="commit of the code before (default %(default)s)")
+    parser.add_argument("--games", default=",".join(GAMES))
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    from detector import atari_frames
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder, worktree(args.before) as before:
+        for game in args.games.split(","):
+            frames_path = Path(folder) / f"{game}.npy"
+            np.save(frames_path, atari_frames(game, 400, 0)[0][-args.frames:])
+            runs = {name: run_worker(root, game, frames_path, args.repeats)
+                    for name, root in (("before", before), ("now", ROOT))}
+            row = {"game": game, "same_detections": runs["before"]["detections_sha256"]
+                   == runs["now"]["detections_sha256"]}
+            for name, run in runs.items():
+                row.update({f"{name}_{k}": v for k, v in run.items() if k != "detections_sha256"})
+            row["speedup_batch64"] = row["now_wall_fps_batch64"] / row["before_wall_fps_batch64"]
+            rows.append(row)
+    print(table(rows, ["game", "before_wall_fps_batch1", "now_wall_fps_batch1", "before_wall_fps_batch64",
+                       "now_wall_fps_batch64", "speedup_batch64", "same_detections"]))
+    print(f"results -> {save('segment_speed', {'before': args.before, 'frames': args.frames, 'rows': rows})}")
+
+
+if __name__ == "__main__":
+    main()
