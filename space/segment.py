@@ -10,9 +10,15 @@ first, so that a sprite touching them stays whole. On raw screens a sprite's pix
 ``split_colours: false`` keeps multi-coloured sprites whole (Freeway's cars). Regions that are still
 wider or taller than ``max_size`` are dropped too. The embedding is the region's mean colour and its
 size relative to the frame, which separates sprite types.
+
+For speed a source keeps, from one frame to the next, the colours it has seen, each scenery colour's
+pixels and what they held, and the regions it cut by colour; it reuses them only where the pixels
+are the same, so a frame's detections never depend on the frames before it.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import cv2
 import numpy as np
@@ -21,6 +27,7 @@ from space.config import SegmentConfig
 from space.detection import Detection
 
 MAX_PALETTE = 1024  # colours kept between frames; beyond, a frame starts again from its own
+MAX_SCENERY_COLOURS = 64  # scenery colours whose last pixels are kept
 
 
 class SegmentSource:
@@ -29,6 +36,13 @@ class SegmentSource:
         # OpenCV's parallel labelling takes twice the CPU on a screen and more wall time than one thread
         cv2.setNumThreads(1)
         self._palette = np.zeros(1, dtype=np.int32)  # sorted packed colours of the frames seen so far
+        # (packed colour, frame size) -> its pixels and their scenery in the last frame that held it
+        # spanning far: walls, bars and road edges rarely move, and labelling them took a third of a
+        # frame's time; the result is the same as labelling them again
+        self._scenery_seen: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        # (box, background) -> pixels, colours and detections of the last frame's regions cut by colour:
+        # Breakout's wall of bricks is the same region frame after frame until a brick breaks
+        self._cut_seen: dict[tuple, tuple[np.ndarray, np.ndarray, list[Detection]]] = {}
 
     def _colours(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The sorted colours (a superset of the frame's), each pixel's index into them and each
@@ -56,7 +70,7 @@ class SegmentSource:
         # decided once per colour, not per pixel: a screen holds a few dozen colours at most
         far = np.abs(_unpack(values) - bg_rgb).max(-1) > self.cfg.colour_tolerance  # foreground colours
         foreground = far[colour_index]
-        foreground &= ~self._scenery(colour_index, np.flatnonzero(far), counts, h, w)
+        foreground &= ~self._scenery(values, colour_index, np.flatnonzero(far), counts, h, w)
         # parts closer than merge_gap pixels are one sprite (a raw Atari sprite's pixels need not touch)
         labels, boxes = self._group(foreground)
         # a region's sums over the foreground pixels: most regions are one colour and are never cut
@@ -67,18 +81,37 @@ class SegmentSource:
                                               len(values))
         may_split = dominant.sum(axis=1) >= 2
         detections: list[Detection] = []
-        for index, window in enumerate(boxes, start=1):
-            if sums.areas[index] < self.cfg.min_area:
-                continue
+        cut_now: dict[tuple, tuple[np.ndarray, np.ndarray, list[Detection]]] = {}
+        big_enough = np.flatnonzero(sums.areas[1:] >= self.cfg.min_area)  # the scattered specks are many
+        for index, box in zip((big_enough + 1).tolist(), boxes[big_enough].tolist(), strict=True):
             if not may_split[index]:  # the whole region; its centroid summed relative to its box's corner
-                self._add(detections, sums, index, window, (0, 0), (window[0].start, window[1].start), h, w)
+                self._add(detections, sums, index, box, (0, 0), (box[0], box[1]), h, w)
                 continue
-            parts, part_boxes = self._split_by_colour(labels[window] == index, packed[window],
-                                                      values[dominant[index]], bg_rgb)
-            part_sums = _Sums(parts, len(part_boxes), frame[window], sums.centroids is not None)
-            origin = (window[0].start, window[1].start)
-            for part, box in enumerate(part_boxes, start=1):  # centroids relative to the region's corner
-                self._add(detections, part_sums, part, box, origin, (0, 0), h, w)
+            window = _window(box)
+            region, colours, key = labels[window] == index, packed[window], (*box, *bg_rgb.tolist())
+            seen = self._cut_seen.get(key)
+            if seen is not None and np.array_equal(seen[0], region) and np.array_equal(seen[1], colours):
+                cut = _copies(seen[2])
+            else:
+                cut = self._cut(region, colour_index[window], values, dominant[index], bg_rgb, frame[window],
+                                (box[0], box[1]), (h, w))
+            cut_now[key] = region, colours, _copies(cut)
+            detections += cut
+        self._cut_seen = cut_now
+        return detections
+
+    def _cut(self, region: np.ndarray, colour_index: np.ndarray, values: np.ndarray, dominant: np.ndarray,
+             background: np.ndarray, pixels: np.ndarray, origin: tuple[int, int], frame_size: tuple[int, int]
+             ) -> list[Detection]:
+        """The detections of a region that may hold sprites of several colours (its window's
+        ``pixels`` at ``origin`` in a frame of ``frame_size``), its parts' centroids taken from the
+        window's corner."""
+        h, w = frame_size
+        parts, boxes = self._split_by_colour(region, colour_index, values, dominant, background)
+        sums = _Sums(parts, len(boxes), pixels, self.cfg.position == "centroid")
+        detections: list[Detection] = []
+        for part, box in enumerate(boxes.tolist(), start=1):
+            self._add(detections, sums, part, box, origin, (0, 0), h, w)
         return detections
 
     @staticmethod
@@ -90,7 +123,7 @@ class SegmentSource:
         counts = np.bincount(labels * n_colours + colour_index, minlength=len(areas) * n_colours)
         return counts.reshape(len(areas), n_colours) >= np.maximum(3, 0.02 * areas)[:, None]
 
-    def _group(self, mask: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice]]]:
+    def _group(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``mask``'s objects, as ``_parts`` gives them: 4-connected parts, with parts up to
         ``merge_gap`` pixels apart joined (labels are 0 off the mask, boxes hold its pixels only)."""
         if not self.cfg.merge_gap:
@@ -99,8 +132,8 @@ class SegmentSource:
         labels[~mask] = 0
         return labels, _boxes(labels, len(grown_boxes))
 
-    def _scenery(self, colour_index: np.ndarray, candidates: np.ndarray, counts: np.ndarray, h: int, w: int
-                 ) -> np.ndarray:
+    def _scenery(self, values: np.ndarray, colour_index: np.ndarray, candidates: np.ndarray,
+                 counts: np.ndarray, h: int, w: int) -> np.ndarray:
         """Pixels of one-colour regions wider or taller than ``max_size`` of the frame (walls, bars,
         road edges), removed before grouping so that a sprite touching them stays a sprite. Only the
         ``candidates`` (indices into the frame's colours) with pixels enough, and rows or columns
@@ -115,50 +148,65 @@ class SegmentSource:
         held = colour_index == big[:, None, None]  # (candidate, row, column)
         spanning = (_longest_runs(held.any(axis=2).T) > span_h) | (_longest_runs(held.any(axis=1).T) > span_w)
         for k in np.flatnonzero(spanning):
-            labels, boxes = _parts(held[k])
-            for index, window in enumerate(boxes, start=1):
-                rows, cols = window
-                if rows.stop - rows.start > span_h or cols.stop - cols.start > span_w:
-                    scenery[window] |= labels[window] == index
+            key = (int(values[big[k]]), h, w)
+            seen = self._scenery_seen.get(key)
+            if seen is None or not np.array_equal(seen[0], held[k]):
+                seen = held[k].copy(), self._spanning_parts(held[k], span_h, span_w)
+                if len(self._scenery_seen) >= MAX_SCENERY_COLOURS:
+                    self._scenery_seen.clear()
+                self._scenery_seen[key] = seen
+            scenery |= seen[1]
         return scenery
 
-    def _split_by_colour(self, region: np.ndarray, packed: np.ndarray, dominant: np.ndarray,
-                         background: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice]]]:
+    @staticmethod
+    def _spanning_parts(mask: np.ndarray, span_h: float, span_w: float) -> np.ndarray:
+        """The pixels of ``mask``'s 4-connected parts taller than ``span_h`` or wider than ``span_w``."""
+        spanning = np.zeros(mask.shape, dtype=bool)
+        labels, boxes = _parts(mask)
+        wide = (boxes[:, 2] - boxes[:, 0] > span_h) | (boxes[:, 3] - boxes[:, 1] > span_w)
+        for index, box in zip((np.flatnonzero(wide) + 1).tolist(), boxes[wide].tolist(), strict=True):
+            window = _window(box)
+            spanning[window] |= labels[window] == index
+        return spanning
+
+    def _split_by_colour(self, region: np.ndarray, colour_index: np.ndarray, values: np.ndarray,
+                         dominant: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The region's parts in its window, as ``_parts`` gives them: the region itself, or one
-        connected part per sprite colour, numbered colour by colour; ``dominant`` are the region's
-        packed colours that count (``_dominant_colours``), two or more.
+        connected part per sprite colour, numbered colour by colour. ``colour_index``: the window's
+        pixels' indices into the frame's colours ``values``; ``dominant`` (over ``values``) marks the
+        region's colours that count (``_dominant_colours``), two or more.
 
         Colours are compared by their direction away from the background, so the blends that
         resizing leaves along a sprite's edge stay with the sprite.
         """
-        directions = _unit(_unpack(dominant) - background)
+        directions = _unit(_unpack(values[dominant]) - background)
         groups = [directions[0]]
         for d in directions[1:]:
             if max(float(d @ g) for g in groups) < self.cfg.same_sprite:
                 groups.append(d)
         if len(groups) < 2:
-            return region.astype(np.int32), [(slice(0, region.shape[0]), slice(0, region.shape[1]))]
-        nearest = (_unit(_unpack(packed) - background) @ np.stack(groups).T).argmax(-1)
+            return region.astype(np.int32), np.array([[0, 0, *region.shape]])
+        # the group nearest each colour, then each pixel's: a screen has far fewer colours than pixels
+        nearest = (_unit(_unpack(values) - background) @ np.stack(groups).T).argmax(-1)[colour_index]
         parts, boxes = np.zeros(region.shape, dtype=np.int32), []
         for k in range(len(groups)):
             labels, group_boxes = self._group(region & (nearest == k))
-            parts += np.where(labels > 0, labels + len(boxes), 0).astype(np.int32)
-            boxes += group_boxes
-        return parts, boxes
+            parts += np.where(labels > 0, labels + sum(map(len, boxes)), 0).astype(np.int32)
+            boxes.append(group_boxes)
+        return parts, np.concatenate(boxes)
 
-    def _add(self, detections: list[Detection], sums: _Sums, index: int, box: tuple[slice, slice],
+    def _add(self, detections: list[Detection], sums: _Sums, index: int, box: list[int],
              origin: tuple[int, int], anchor: tuple[int, int], h: int, w: int) -> None:
         """Region ``index`` of ``sums``, with its ``box`` in the summed array, which lies at ``origin``
         in the frame; its centroid is taken relative to ``anchor`` (in the summed array), so that a
         region's floats do not depend on how far from the frame's corner it was summed."""
-        rows, cols = box
+        top, left, bottom, right = box
         area = sums.areas[index]
         position = None
         if sums.centroids is not None:
             corner = np.array(anchor)
             position = np.array(origin) + corner + ((sums.centroids[index] - area * corner) / area + 0.5)
-        top, left = origin[0] + rows.start, origin[1] + cols.start
-        self._append(detections, int(area), top, left, rows.stop - rows.start, cols.stop - cols.start,
+        self._append(detections, int(area), origin[0] + top, origin[1] + left, bottom - top, right - left,
                      sums.colours[index] / area, position, h, w)
 
     def _append(self, detections: list[Detection], area: int, top: int, left: int, height: int, width: int,
@@ -183,8 +231,8 @@ class _Sums:
         self.pixel = pixel = np.flatnonzero(labels)
         self.owner = owner = labels.ravel()[pixel]
         self.areas = np.bincount(owner, minlength=n + 1)
-        self.colours = np.stack([np.bincount(owner, channel.ravel()[pixel].astype(np.float64), n + 1)
-                                 for channel in np.moveaxis(pixels, -1, 0)], -1)
+        colours = pixels.reshape(-1, pixels.shape[-1])[pixel].astype(np.float64)  # (pixel, channel)
+        self.colours = np.stack([np.bincount(owner, channel, n + 1) for channel in colours.T], -1)
         self.centroids = None
         if centroids:
             rows, cols = np.divmod(pixel, labels.shape[1])
@@ -192,30 +240,39 @@ class _Sums:
                                        np.bincount(owner, cols.astype(np.float64), n + 1)], -1)
 
 
-def _parts(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice]]]:
+def _copies(detections: list[Detection]) -> list[Detection]:
+    return [dataclasses.replace(d, embedding=d.embedding.copy()) for d in detections]
+
+
+def _parts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 4-connected parts of a boolean mask: labels (0 off it; 1, 2, ... in the raster order of
-    each part's first pixel) and each part's box as slices, exactly as ``ndimage.label`` and
-    ``ndimage.find_objects`` give them, in one OpenCV call at about half their time."""
+    each part's first pixel) and each part's box (top, left, bottom, right; the ends excluded),
+    exactly as ``ndimage.label`` and ``ndimage.find_objects`` give them, in one OpenCV call at about
+    half their time."""
     _, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(mask).view(np.uint8),
                                                            connectivity=4, ltype=cv2.CV_32S)
-    return labels, [(slice(top, top + height), slice(left, left + width))
-                    for left, top, width, height, _ in stats[1:].tolist()]
+    left, top, width, height = stats[1:, :4].T
+    return labels, np.stack([top, left, top + height, left + width], -1)
 
 
-def _boxes(labels: np.ndarray, n: int) -> list[tuple[slice, slice]]:
-    """The box of each of labels 1..n (each present), as ``ndimage.find_objects`` gives it, from
-    its pixels' rows and columns: several times faster on a screen's few thousand labelled pixels."""
+def _boxes(labels: np.ndarray, n: int) -> np.ndarray:
+    """The box of each of labels 1..n (each present), as ``_parts`` gives it, from its pixels' rows
+    and columns: several times faster than ``ndimage.find_objects`` on a screen."""
     if not n:
-        return []
+        return np.zeros((0, 4), dtype=np.int64)
     pixel = np.flatnonzero(labels)
     owner = labels.ravel()[pixel]
     order = np.argsort(owner, kind="stable")  # each label's pixels, in raster order
     rows, cols = np.divmod(pixel[order], labels.shape[1])
     starts = np.searchsorted(owner[order], np.arange(1, n + 1))
     ends = np.append(starts[1:], len(order))
-    left, right = np.minimum.reduceat(cols, starts), np.maximum.reduceat(cols, starts)
-    return [(slice(top, bottom + 1), slice(first, last + 1)) for top, bottom, first, last in
-            zip(rows[starts].tolist(), rows[ends - 1].tolist(), left.tolist(), right.tolist(), strict=True)]
+    return np.stack([rows[starts], np.minimum.reduceat(cols, starts), rows[ends - 1] + 1,
+                     np.maximum.reduceat(cols, starts) + 1], -1)
+
+
+def _window(box: list[int]) -> tuple[slice, slice]:
+    """A box (top, left, bottom, right) as the slices that cut it out of an array."""
+    return slice(box[0], box[2]), slice(box[1], box[3])
 
 
 def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:

@@ -90,7 +90,7 @@ def test_fast_labelling_equals_scipy_on_random_masks() -> None:
     for speed; the detections' order and boxes rest on their giving exactly the same."""
     from scipy import ndimage
 
-    from space.segment import _boxes, _dilate, _parts
+    from space.segment import _boxes, _dilate, _parts, _window
 
     cross = ndimage.generate_binary_structure(2, 1)
     rng = np.random.default_rng(0)
@@ -100,28 +100,45 @@ def test_fast_labelling_equals_scipy_on_random_masks() -> None:
             labels, boxes = _parts(mask)
             expected, n = ndimage.label(mask, cross)
             np.testing.assert_array_equal(labels, expected)
-            assert boxes == ndimage.find_objects(expected) and len(boxes) == n
+            assert [_window(b) for b in boxes.tolist()] == ndimage.find_objects(expected) and len(boxes) == n
             for steps in (1, 2, 4):
                 grown = _dilate(mask, steps)
                 np.testing.assert_array_equal(grown, ndimage.binary_dilation(mask, cross, iterations=steps))
                 grown_labels, grown_boxes = _parts(grown)
                 grown_labels[~mask] = 0
-                assert _boxes(grown_labels, len(grown_boxes)) == ndimage.find_objects(grown_labels)
-    assert _boxes(np.zeros((5, 5), np.int32), 0) == []
+                joined = _boxes(grown_labels, len(grown_boxes)).tolist()
+                assert [_window(b) for b in joined] == ndimage.find_objects(grown_labels)
+    assert _boxes(np.zeros((5, 5), np.int32), 0).shape == (0, 4)
 
 
 def test_segment_detections_do_not_depend_on_the_frames_seen_before() -> None:
     """The source keeps the colours of earlier frames to skip a sort; a frame's detections must be
     the same after other games' frames (other colours) as in a fresh source."""
+    def described(detections: list) -> list[tuple]:
+        return [(d.x, d.y, d.width, d.height, d.embedding.tolist()) for d in detections]
+
     pong, _ = random_play(BuiltinPong(), 5)
     freeway, _ = random_play(BuiltinFreeway(), 5)
     cfg = SegmentConfig(merge_gap=2, position="centroid")
     seen = SegmentSource(cfg)
     seen.detect(pong)
     for frame in freeway:
-        after, fresh = seen.detect_frame(frame), SegmentSource(cfg).detect_frame(frame)
-        assert [(d.x, d.y, d.width, d.height, d.embedding.tolist()) for d in after] == [
-            (d.x, d.y, d.width, d.height, d.embedding.tolist()) for d in fresh] and after
+        after = seen.detect_frame(frame)
+        assert described(after) == described(SegmentSource(cfg).detect_frame(frame)) and after
+    # a region cut by colour is kept from the last frame: the same region again, then one recoloured
+    # in place (the same box and pixels), then one changed inside its box
+    touching = np.zeros((32, 32, 3), np.uint8)
+    touching[10:20, 8:10] = (200, 60, 60)
+    touching[14:17, 10:13] = (60, 60, 200)
+    recoloured, reshaped = touching.copy(), touching.copy()
+    recoloured[14:17, 10:13] = (60, 200, 60)
+    reshaped[11:13, 8:10] = 0
+    reshaped[11:13, 11:12] = (200, 60, 60)
+    source = SegmentSource(SegmentConfig())
+    for frame in (touching, touching, recoloured, reshaped, touching):
+        found = source.detect_frame(frame)
+        assert described(found) == described(SegmentSource(SegmentConfig()).detect_frame(frame))
+        assert len(found) >= 2
 
 
 def test_oracle_reads_info_objects_with_types() -> None:
