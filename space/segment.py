@@ -148,10 +148,13 @@ class SegmentSource:
         held = colour_index == big[:, None, None]  # (candidate, row, column)
         spanning = (_longest_runs(held.any(axis=2).T) > span_h) | (_longest_runs(held.any(axis=1).T) > span_w)
         for k in np.flatnonzero(spanning):
-            key = (int(values[big[k]]), h, w)
+            key, mask = (int(values[big[k]]), h, w), held[k]
             seen = self._scenery_seen.get(key)
-            if seen is None or not np.array_equal(seen[0], held[k]):
-                seen = held[k].copy(), self._spanning_parts(held[k], span_h, span_w)
+            if seen is None or not np.array_equal(seen[0], mask):
+                if seen is not None and _same_spanning_parts(seen[1], mask, span_h, span_w):
+                    seen = mask.copy(), seen[1]
+                else:
+                    seen = mask.copy(), self._spanning_parts(mask, span_h, span_w)
                 if len(self._scenery_seen) >= MAX_SCENERY_COLOURS:
                     self._scenery_seen.clear()
                 self._scenery_seen[key] = seen
@@ -238,6 +241,20 @@ class _Sums:
             rows, cols = np.divmod(pixel, labels.shape[1])
             self.centroids = np.stack([np.bincount(owner, rows.astype(np.float64), n + 1),
                                        np.bincount(owner, cols.astype(np.float64), n + 1)], -1)
+
+
+def _same_spanning_parts(spanning: np.ndarray, mask: np.ndarray, span_h: float, span_w: float) -> bool:
+    """Whether ``mask``'s parts taller than ``span_h`` or wider than ``span_w`` are ``spanning`` (an
+    earlier frame's): they are when those pixels are all still there, nothing else touches them, and
+    no unbroken run of the rest's rows or columns is that long (Boxing's black ropes stay while a
+    black boxer moves)."""
+    if (spanning & ~mask).any():
+        return False
+    rest = mask & ~spanning
+    if (_dilate(rest, 1) & spanning).any():
+        return False
+    return (_longest_runs(rest.any(axis=1)[:, None])[0] <= span_h
+            and _longest_runs(rest.any(axis=0)[:, None])[0] <= span_w)
 
 
 def _copies(detections: list[Detection]) -> list[Detection]:

@@ -125,6 +125,19 @@ def test_segment_detections_do_not_depend_on_the_frames_seen_before() -> None:
     for frame in freeway:
         after = seen.detect_frame(frame)
         assert described(after) == described(SegmentSource(cfg).detect_frame(frame)) and after
+    # a scenery colour's parts are kept while they stay: a bar with a sprite of its colour that
+    # moves, then touches the bar (joins the scenery), then grows taller than half the frame
+    frames = []
+    for top, left, height in ((30, 10, 3), (40, 20, 3), (12, 20, 3), (40, 20, 3), (20, 40, 40), (40, 20, 3)):
+        frame = np.zeros((64, 64, 3), np.uint8)
+        frame[10:12, :] = 200
+        frame[top:top + height, left:left + 3] = 200
+        frames.append(frame)
+    source, found = SegmentSource(SegmentConfig()), []
+    for frame in frames:
+        found.append(source.detect_frame(frame))
+        assert described(found[-1]) == described(SegmentSource(SegmentConfig()).detect_frame(frame))
+    assert [len(f) for f in found] == [1, 1, 0, 1, 0, 1]
     # a region cut by colour is kept from the last frame: the same region again, then one recoloured
     # in place (the same box and pixels), then one changed inside its box
     touching = np.zeros((32, 32, 3), np.uint8)
