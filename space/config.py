@@ -129,6 +129,10 @@ class SegmentConfig:
     # where an object is: "box" (its box's centre) or "centroid" (the mean of its pixels, which stays
     # on a boxer's body when an arm reaches out)
     position: str = "box"
+    # processes that share a batch of frames (this one and workers - 1 spawned ones): more frames per
+    # second on several cores, the same detections; 1 where the cores are already busy (Stage III's
+    # parallel games)
+    workers: int = 1
 
 
 @dataclass

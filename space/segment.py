@@ -19,6 +19,9 @@ are the same, so a frame's detections never depend on the frames before it.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import weakref
+from concurrent.futures import ProcessPoolExecutor
 
 import cv2
 import numpy as np
@@ -28,6 +31,8 @@ from space.detection import Detection
 
 MAX_PALETTE = 1024  # colours kept between frames; beyond, a frame starts again from its own
 MAX_SCENERY_COLOURS = 64  # scenery colours whose last pixels are kept
+MIN_SHARE = 8  # frames per process below which a batch is not shared with workers
+_WORKER_SOURCE: SegmentSource | None = None  # a worker process's own source
 
 
 class SegmentSource:
@@ -43,6 +48,7 @@ class SegmentSource:
         # (box, background) -> pixels, colours and detections of the last frame's regions cut by colour:
         # Breakout's wall of bricks is the same region frame after frame until a brick breaks
         self._cut_seen: dict[tuple, tuple[np.ndarray, np.ndarray, list[Detection]]] = {}
+        self._pool: ProcessPoolExecutor | None = None  # started by the first batch shared with workers
 
     def _colours(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The sorted colours (a superset of the frame's), each pixel's index into them and each
@@ -59,7 +65,24 @@ class SegmentSource:
         return palette, index, np.bincount(index.ravel(), minlength=len(palette))
 
     def detect(self, frames: np.ndarray, infos: list[dict] | None = None) -> list[list[Detection]]:
-        return [self.detect_frame(frame) for frame in np.asarray(frames)]
+        """Each frame's detections; with ``workers`` > 1, a batch is shared between this process
+        and the workers (each with its own source: the detections do not depend on which saw what)."""
+        frames = np.asarray(frames)
+        if self.cfg.workers <= 1 or len(frames) < MIN_SHARE * self.cfg.workers:
+            return [self.detect_frame(frame) for frame in frames]
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.cfg.workers - 1, multiprocessing.get_context("spawn"),
+                                             initializer=_start_worker, initargs=(self.cfg,))
+            weakref.finalize(self, self._pool.shutdown, cancel_futures=True)
+        shares = np.array_split(frames, self.cfg.workers)
+        theirs = [self._pool.submit(_detect_in_worker, share) for share in shares[1:]]
+        found = [self.detect_frame(frame) for frame in shares[0]]
+        for share in theirs:
+            found += share.result()
+        return found
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_pool": None}  # a copy in another process starts its own workers
 
     def detect_frame(self, frame: np.ndarray) -> list[Detection]:
         h, w = frame.shape[:2]
@@ -241,6 +264,15 @@ class _Sums:
             rows, cols = np.divmod(pixel, labels.shape[1])
             self.centroids = np.stack([np.bincount(owner, rows.astype(np.float64), n + 1),
                                        np.bincount(owner, cols.astype(np.float64), n + 1)], -1)
+
+
+def _start_worker(cfg: SegmentConfig) -> None:
+    global _WORKER_SOURCE
+    _WORKER_SOURCE = SegmentSource(dataclasses.replace(cfg, workers=1))
+
+
+def _detect_in_worker(frames: np.ndarray) -> list[list[Detection]]:
+    return _WORKER_SOURCE.detect(frames)
 
 
 def _same_spanning_parts(spanning: np.ndarray, mask: np.ndarray, span_h: float, span_w: float) -> bool:

@@ -192,3 +192,21 @@ def test_roi_and_make_source_errors(tmp_path) -> None:
         from_dict(DetectorConfig, {"source": "yolo"})
     with pytest.raises(UserError, match="power of two"):
         from_dict(DetectorConfig, {"model": {"grid": 5}})
+
+
+def test_segment_workers_share_a_batch_with_the_same_detections() -> None:
+    import pickle
+
+    frames, _ = random_play(BuiltinFreeway(), 40)
+    frames = np.stack(frames)
+
+    def described(detections: list) -> list[tuple]:
+        return [[(d.x, d.y, d.width, d.height, d.embedding.tolist()) for d in f] for f in detections]
+
+    alone = described(SegmentSource(SegmentConfig()).detect(frames))
+    shared = SegmentSource(SegmentConfig(workers=2))
+    assert described(shared.detect(frames)) == alone
+    assert shared._pool is not None  # the batch was shared
+    copy = pickle.loads(pickle.dumps(shared))  # a copy starts its own workers when it needs them
+    assert copy._pool is None and described(copy.detect(frames)) == alone
+    assert described(shared.detect(frames[:5])) == alone[:5]  # a small batch stays in this process
