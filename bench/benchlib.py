@@ -38,6 +38,21 @@ def worktree(commit: str) -> Iterator[Path]:
             subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=True)
 
 
+def run_in(root: Path, module: str, package: str, *args: object) -> dict:
+    """``module.worker(*args)`` (a bench script's) in a fresh interpreter that imports ``package``
+    from ``root``, a worktree of older code or the repository itself; its JSON result. ``args`` are
+    plain literals (strings, numbers)."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import json, {module}; "
+            f"sys.path.insert(0, {str(root)!r}); import {package}; "
+            f"assert {package}.__file__.startswith({str(root)!r}), {package}.__file__; "
+            f"print(json.dumps({module}.worker(*{args!r})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    if out.returncode:
+        raise SystemExit(f"{module}.worker{args!r} failed in {root}:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def save(name: str, result: dict) -> Path:
     from common.io import write_json
 

@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, save, table, worktree
+from benchlib import ROOT, run_in, save, table, worktree
 
 BEFORE = "973f8e4"  # the engine before the batched loss and the parallel restarts
 STOCK_FUNCTIONS = ("add", "sub", "mul", "div", "neg", "abs", "max", "min")
@@ -95,19 +92,6 @@ def worker(task: str, population: int, generations: int) -> dict:
                 "restarts": len(summary["runs"]), "n_jobs": getattr(cfg, "n_jobs", 1),
                 "computed": sum(run["evaluations"] for run in summary["runs"]),
                 "programs": [to_tokens(p) for p in forest.programs]}
-
-
-def run_worker(root: Path, task: str, population: int, generations: int) -> dict:
-    """``worker`` in a fresh interpreter that imports the engine from ``root``."""
-    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import json, search_speed; "
-            f"sys.path.insert(0, {str(root)!r}); import gplearn_custom; "
-            f"assert gplearn_custom.__file__.startswith({str(root)!r}), gplearn_custom.__file__; "
-            f"print(json.dumps(search_speed.worker({task!r}, {population}, {generations})))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(root)})
-    if out.returncode:
-        raise SystemExit(f"the {task} worker failed in {root}:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def stock(population: int, generations: int) -> dict:
@@ -199,9 +183,10 @@ def main() -> None:
         rows = {"stock gplearn": stock(args.population, args.generations)}
         for strategy in ("joint", "coordinate"):
             for name, root in (("engine before", before), ("engine now", ROOT)):
-                rows[f"{name}, {strategy}"] = run_worker(root, f"throughput:{strategy}", args.population,
-                                                         args.generations)
-        default = {name: run_worker(root, "default", 0, 0) for name, root in
+                task = f"throughput:{strategy}"
+                rows[f"{name}, {strategy}"] = run_in(root, "search_speed", "gplearn_custom", task,
+                                                     args.population, args.generations)
+        default = {name: run_in(root, "search_speed", "gplearn_custom", "default", 0, 0) for name, root in
                    (("engine before", before), ("engine now", ROOT))}
     for row in rows.values():
         row["scored_per_cpu_second"] = row["scored"] / row["cpu_seconds"]

@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import ROOT, save, table, worktree  # noqa: I001  (puts the repository on sys.path)
+from benchlib import ROOT, run_in, save, table, worktree  # noqa: I001  (puts the repository on sys.path)
 
 BEFORE = "b62df92"  # the segment source before OpenCV's labelling and the kept colours
 GAMES = ("Pong", "Freeway", "Boxing", "Breakout", "SpaceInvaders")
@@ -65,19 +61,6 @@ def worker(game: str, frames_path: str, repeats: int, workers: int = 1) -> dict:
     return out
 
 
-def run_worker(root: Path, game: str, frames_path: Path, repeats: int, workers: int = 1) -> dict:
-    """``worker`` in a fresh interpreter that imports the code of ``root``."""
-    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import json, segment_speed; "
-            f"sys.path.insert(0, {str(root)!r}); import space; "
-            f"assert space.__file__.startswith({str(root)!r}), space.__file__; "
-            f"print(json.dumps(segment_speed.worker({game!r}, {str(frames_path)!r}, {repeats}, {workers})))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(root)})
-    if out.returncode:
-        raise SystemExit(f"the {game} worker failed in {root}:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default=BEFORE, help="commit of the code before (default %(default)s)")
@@ -94,8 +77,8 @@ def main() -> None:
             frames_path = Path(folder) / f"{game}.npy"
             np.save(frames_path, atari_frames(game, 400, 0)[0][-args.frames:])
             codes = (("before", before, 1), ("now", ROOT, 1), ("now_2_processes", ROOT, 2))
-            rounds = [{name: run_worker(root, game, frames_path, args.repeats, workers)
-                       for name, root, workers in codes} for _ in range(args.rounds)]
+            rounds = [{name: run_in(root, "segment_speed", "space", game, str(frames_path), args.repeats,
+                                    workers) for name, root, workers in codes} for _ in range(args.rounds)]
             digests = {run[name]["detections_sha256"] for run in rounds for name in run}
             row = {"game": game, "same_detections": len(digests) == 1}
             for name, _, workers in codes:
