@@ -130,8 +130,8 @@ class SegmentConfig:
     # on a boxer's body when an arm reaches out)
     position: str = "box"
     # processes that share a batch of frames (this one and workers - 1 spawned ones): more frames per
-    # second on several cores, the same detections; 1 where the cores are already busy (Stage III's
-    # parallel games)
+    # second on several cores, the same detections; a game copy's worker process (Stage III's parallel
+    # games, which already use every core) detects alone
     workers: int = 1
 
 

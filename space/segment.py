@@ -68,7 +68,9 @@ class SegmentSource:
         """Each frame's detections; with ``workers`` > 1, a batch is shared between this process
         and the workers (each with its own source: the detections do not depend on which saw what)."""
         frames = np.asarray(frames)
-        if self.cfg.workers <= 1 or len(frames) < MIN_SHARE * self.cfg.workers:
+        # a daemonic process (a game copy's worker, which already has a core to itself) cannot start any
+        if (self.cfg.workers <= 1 or len(frames) < MIN_SHARE * self.cfg.workers
+                or multiprocessing.current_process().daemon):
             return [self.detect_frame(frame) for frame in frames]
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.cfg.workers - 1, multiprocessing.get_context("spawn"),

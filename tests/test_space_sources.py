@@ -210,3 +210,22 @@ def test_segment_workers_share_a_batch_with_the_same_detections() -> None:
     copy = pickle.loads(pickle.dumps(shared))  # a copy starts its own workers when it needs them
     assert copy._pool is None and described(copy.detect(frames)) == alone
     assert described(shared.detect(frames[:5])) == alone[:5]  # a small batch stays in this process
+
+
+def test_segment_workers_in_a_daemonic_process_detect_alone() -> None:
+    """Stage III's game copies run in daemonic workers, which may not start processes of their own."""
+    import multiprocessing
+
+    frames, _ = random_play(BuiltinFreeway(), 20)
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    worker = context.Process(target=_detect_and_count, args=(np.stack(frames), results), daemon=True)
+    worker.start()
+    count, pool_started = results.get(timeout=60)
+    worker.join(timeout=60)
+    assert worker.exitcode == 0 and count == 20 and not pool_started
+
+
+def _detect_and_count(frames: np.ndarray, results) -> None:
+    source = SegmentSource(SegmentConfig(workers=2))
+    results.put((len(source.detect(frames)), source._pool is not None))
