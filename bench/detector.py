@@ -1,15 +1,16 @@
 """Stage II-A benchmark: detection scores against the true objects and frames per second, per game and source.
 
     .venv/bin/python bench/detector.py [--games Pong,Freeway,Boxing,Breakout,SpaceInvaders]
-        [--space-games Pong] [--atari-steps 1000] [--threads 2] [--skip-builtin]
+        [--space-games Pong] [--atari-steps 1000] [--threads 2] [--skip-builtin] [--teacher GAME=FOLDER]
 
 Built-in Pong (64x64): frames of random play; SPACE (cpu preset) trains on 4,000 of them and is
 scored, like segment and oracle, at 3 pixels on 200 held-out frames. Target (issue 3): SPACE
 F1 >= 0.95 after at most 3 minutes of training on 2 cores; segment F1 >= 0.98.
 Atari: the raw 210x160 screens (``envs.make_env``) of random play, and of the zoo teacher's play
-where ``zoo/atari_<game>`` holds one; the truth is OCAtari's RAM objects (privileged: scores only).
-Each game's detector section of ``configs/atari_<game>.yaml`` (playfield, segment settings) is
-scored at 5 raw pixels on the last 200 frames: F1, precision, recall and recall per true category
+where ``zoo/atari_<game>`` holds one (or of ``--teacher``'s, a teacher not shipped); the truth is
+OCAtari's RAM objects (privileged: scores only). Each game's detector section of
+``configs/atari_<game>.yaml`` (playfield, segment settings) is scored at 5 raw pixels on the last
+200 frames: F1, precision, recall and recall per true category
 (Hungarian matching of centres), and for segment the purity of the types found without truth
 (k-means on its detections in the other frames, the number by silhouette, as Stage II-B) against
 OCAtari's categories (target 0.95). SPACE (the ``atari_cpu`` preset, ``--atari-steps`` of training on
@@ -179,7 +180,16 @@ def main() -> None:
     parser.add_argument("--atari-steps", type=int, default=None, help="SPACE steps on Atari; default: preset")
     parser.add_argument("--skip-builtin", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--teacher", action="append", default=[], metavar="GAME=FOLDER",
+                        help="a teacher folder (teacher.zip, config.yaml) whose play is scored for GAME, "
+                             "in place of zoo/atari_<game> (e.g. a run's teacher/ stage)")
     args = parser.parse_args()
+    teachers = {}
+    for item in args.teacher:
+        game_name, sep, folder = item.partition("=")
+        if not sep or not (Path(folder) / "teacher.zip").is_file():
+            parser.error(f"--teacher {item}: expected GAME=FOLDER with a FOLDER/teacher.zip")
+        teachers[game_name] = Path(folder)
     torch.set_num_threads(args.threads)
     rows = []
 
@@ -197,13 +207,14 @@ def main() -> None:
             "preset": "atari_cpu", "roi": config.detector.roi, "segment": to_dict(config.detector.segment),
             "eval": {"tolerance": 5.0}, "train": {"steps": args.atari_steps, "torch_threads": args.threads},
         })
-        zoo = ROOT / "zoo" / f"atari_{name.lower()}"
-        plays = [("random", None)] + ([("teacher", zoo)] if (zoo / "teacher.zip").is_file() else [])
-        for play, teacher in plays:
-            frames, objects, infos = atari_frames(name, args.atari_frames, args.seed, teacher)
-            rows += game(name, play, frames, objects, infos, cfg, AtariRamObjects(name).type_names,
-                         config.env.id, args.seed, space=name in space_games and play == "random",
-                         dataset=config.dataset)
+        teacher = teachers.get(name, ROOT / "zoo" / f"atari_{name.lower()}")
+        plays = [("random", None)] + ([("teacher", teacher)] if (teacher / "teacher.zip").is_file() else [])
+        for play, folder in plays:
+            frames, objects, infos = atari_frames(name, args.atari_frames, args.seed, folder)
+            played = game(name, play, frames, objects, infos, cfg, AtariRamObjects(name).type_names,
+                          config.env.id, args.seed, space=name in space_games and play == "random",
+                          dataset=config.dataset)
+            rows += [{**row, "teacher": None if folder is None else str(folder)} for row in played]
 
     columns = ["game", "play", "source", "f1", "precision", "recall", "count_acc", "n_types", "purity",
                "fps_batch1", f"fps_batch{BATCH}", "train_s", "train_steps"]
