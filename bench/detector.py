@@ -34,6 +34,7 @@ import torch
 from benchlib import ROOT, machine, merged_rows, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from common.config import from_dict, to_dict
+from common.io import read_json
 from envs.builtin import BuiltinPong, random_play
 from envs.config import EnvConfig
 from envs.info import perceived_frame
@@ -76,6 +77,18 @@ def atari_frames(game: str, n: int, seed: int, teacher: Path | None = None
         objects.append(ram_objects(info["ram"], (frame.shape[1], frame.shape[0])))
         infos.append({"ram": info["ram"]})
     return np.stack(frames), objects, infos
+
+
+def teacher_record(folder: Path | None) -> dict:
+    """Which teacher played, and what its training's completion record says of it (steps, the
+    closing games' returns), so a row names the strength of the play it scores."""
+    if folder is None:
+        return {"teacher": None}
+    record = folder / "complete.json"  # a run's teacher stage; the zoo's folders say it in eval.json
+    summary = read_json(record).get("summary", {}) if record.is_file() else {}
+    return {"teacher": str(folder), "teacher_timesteps": summary.get("timesteps"),
+            "teacher_return_mean": summary.get("return_mean"),
+            "teacher_return_std": summary.get("return_std")}
 
 
 def random_steps(env_cfg: EnvConfig, n: int, seed: int) -> Iterator[tuple[np.ndarray, dict]]:
@@ -214,7 +227,7 @@ def main() -> None:
             played = game(name, play, frames, objects, infos, cfg, AtariRamObjects(name).type_names,
                           config.env.id, args.seed, space=name in space_games and play == "random",
                           dataset=config.dataset)
-            rows += [{**row, "teacher": None if folder is None else str(folder)} for row in played]
+            rows += [{**row, **teacher_record(folder)} for row in played]
 
     columns = ["game", "play", "source", "f1", "precision", "recall", "count_acc", "n_types", "purity",
                "fps_batch1", f"fps_batch{BATCH}", "train_s", "train_steps"]
