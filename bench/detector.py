@@ -227,7 +227,8 @@ def main() -> None:
             played = game(name, play, frames, objects, infos, cfg, AtariRamObjects(name).type_names,
                           config.env.id, args.seed, space=name in space_games and play == "random",
                           dataset=config.dataset)
-            rows += [{**row, **teacher_record(folder)} for row in played]
+            record = teacher_record(folder)
+            rows += [{**row, **record} for row in played]
 
     columns = ["game", "play", "source", "f1", "precision", "recall", "count_acc", "n_types", "purity",
                "fps_batch1", f"fps_batch{BATCH}", "train_s", "train_steps"]

@@ -116,12 +116,12 @@ class SegmentSource:
             region, colours, key = labels[window] == index, packed[window], (*box, *bg_rgb.tolist())
             seen = self._cut_seen.get(key)
             if seen is not None and np.array_equal(seen[0], region) and np.array_equal(seen[1], colours):
-                cut = _copies(seen[2])
+                cut_now[key] = seen
             else:
                 cut = self._cut(region, colour_index[window], values, dominant[index], bg_rgb, frame[window],
                                 (box[0], box[1]), (h, w))
-            cut_now[key] = region, colours, _copies(cut)
-            detections += cut
+                cut_now[key] = region, colours, cut
+            detections += _copies(cut_now[key][2])  # the kept ones stay as they were made
         self._cut_seen = cut_now
         return detections
 
