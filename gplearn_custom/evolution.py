@@ -47,8 +47,9 @@ class Member:
     """One forest of a population: its programs, what made it, and its fitness (higher is better).
 
     ``lineage`` says where its programs come from: "distilled" (changed or not), "fresh" (grown
-    afresh) or "mixed" (a crossover of the two). ``measures`` holds what the fitness measured
-    (loss and agreement, or the mean return); ``outputs`` the programs' cached outputs.
+    afresh), "pursuit" (Stage III's pursuit forests) or "mixed" (a crossover of two of them).
+    ``measures`` holds what the fitness measured (loss and agreement, or the mean return); ``outputs``
+    the programs' cached outputs.
     """
 
     programs: list[list[Node]]

@@ -35,6 +35,7 @@ from gplearn_custom.language.forest import SymbolicForest
 from gplearn_custom.rl.evolution import FinetuneResult, RewardEvolution
 from gplearn_custom.rl.lockstep import Lockstep
 from gplearn_custom.rl.ppo import ConstantTuner
+from gplearn_custom.rl.pursuit import action_velocities, pursuit_forests
 from pipeline.cli import StageArgs
 from pipeline.config import Config
 from reward.trex import LearnedReward
@@ -66,6 +67,8 @@ class Inputs:
     teacher: TeacherAgent | None  # for the KL term; None when its coefficient is zero throughout
     teacher_dir: Path | None  # a finished teacher stage, for the comparison in eval.json
     reward: LearnedReward | None = None  # what the search maximises in place of the score (finetune.reward)
+    # the agent's mean velocity after each action in the dataset, for the pursuit forests (None: none asked)
+    action_velocities: np.ndarray | None = None
 
 
 def load_inputs(config: Config, run: RunFolder) -> Inputs:
@@ -105,8 +108,11 @@ def load_inputs(config: Config, run: RunFolder) -> Inputs:
     if cfg.reward == "learned":
         reward_dir = run.stage("reward", "learn_reward.py").require_complete().path
         reward = LearnedReward.load(reward_dir)
+    velocities = None
+    if cfg.pursuit_offsets and forest.feature_spec.agent_type is not None:
+        velocities = action_velocities(load_dataset(run.path))
     return Inputs(forest, perception, search_perception, teacher,
-                  teacher_stage.path if teacher_stage.complete else None, reward)
+                  teacher_stage.path if teacher_stage.complete else None, reward, velocities)
 
 
 def _dataset_perception(run_dir: Path, types: list[str]) -> Perception | None:
@@ -152,6 +158,7 @@ def finetune(config: Config, inputs: Inputs, out: Path) -> dict:
         "history": result.history,
         "search_objects": config.finetune.objects,
         "search_reward": config.finetune.reward,
+        "action_velocities": None if inputs.action_velocities is None else inputs.action_velocities.tolist(),
         # the search read the game's true objects: not a result a user's game could give
         "privileged": config.finetune.objects == "game" or inputs.perception is None,
         "evaluation_objects": "game" if inputs.perception is None else "perception",
@@ -193,7 +200,10 @@ def search(config: Config, inputs: Inputs, checkpoint: Path | None = None,
     try:
         teacher = BatchTeacher(inputs.teacher, cfg.n_envs) if inputs.teacher is not None else None
         tuner = ConstantTuner(cfg, ppo_game, teacher, exclude, config.seed)
-        evolution = RewardEvolution(cfg, inputs.forest, game, tuner, exclude, config.seed, selection_game)
+        pursuit = ([] if inputs.action_velocities is None else
+                   pursuit_forests(inputs.forest, inputs.action_velocities, cfg.pursuit_offsets))
+        evolution = RewardEvolution(cfg, inputs.forest, game, tuner, exclude, config.seed, selection_game,
+                                    pursuit)
         return evolution.run(checkpoint, _generation_logger(writer, bar), _update_logger(writer))
     finally:
         bar.close()

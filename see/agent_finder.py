@@ -32,6 +32,10 @@ class ActionResponse:
             self.total[kind, action] += velocity
             self.square[kind] += np.square(velocity)
 
+    def mean_velocity(self, kind: int) -> np.ndarray:
+        """(n_actions, 2): type ``kind``'s mean (vx, vy) right after each action (zeros where never taken)."""
+        return self.total[kind] / np.maximum(self.count[kind], 1)[:, None]
+
     def explained(self) -> np.ndarray:
         """Per type, the share of the displacement's variance (x and y together) the action explains."""
         n = self.count.sum(1)

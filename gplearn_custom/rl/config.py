@@ -34,6 +34,10 @@ class FinetuneConfig:
     population_size: int = 16
     fresh_share: float = 0.5  # of the first population grown afresh rather than mutated from it
     fresh_pool: int = 200  # fresh forests grown and screened on the fitness episodes for those places
+    # pursuit forests screened beside them (gplearn_custom/rl/pursuit.py): each action's logit is the
+    # agent's measured velocity after it times another object's offset from the agent plus one of these
+    # offsets (image fractions); [] screens none
+    pursuit_offsets: list[float] = field(default_factory=list)
     generations: int = 8
     tournament_size: int = 3
     elitism: int = 1  # best forests copied unchanged into the next generation (and re-evaluated)

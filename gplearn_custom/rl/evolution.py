@@ -5,7 +5,8 @@
    sit far from any good player when the teacher's labels are noisy in object space, and fresh
    forests let the reward find simple players the distillation missed. Good players are rare
    among random forests (about 1 in 70 on built-in Pong), so ``fresh_pool`` forests are grown and
-   screened on the fitness episodes, and the best of them join (over-initialisation).
+   screened on the fitness episodes, and the best of them join (over-initialisation). Pursuit
+   forests (``gplearn_custom.rl.pursuit``, built by the caller) are screened with them.
 2. Each generation every forest plays the same fresh episodes (reward fitness: mean return minus
    parsimony per node; episodes cut at a step cap). Elites pass unchanged (and play again on the
    new episodes); the other children come from tournament winners through one operator each:
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from common.config import to_dict
 from common.seeds import draw_selection_seeds
 from gplearn_custom.evolution import CHECKPOINT_FORMAT, Evolution, LoopSettings, Member
 from gplearn_custom.language.forest import SymbolicForest
-from gplearn_custom.language.program import ProgramSettings, function_set
+from gplearn_custom.language.program import Node, ProgramSettings, function_set
 from gplearn_custom.language.variation import Variation
 from gplearn_custom.rl.config import FinetuneConfig
 from gplearn_custom.rl.fitness import episode_returns, fitness, selection_returns
@@ -67,8 +68,9 @@ class RewardEvolution(Evolution):
 
     def __init__(self, cfg: FinetuneConfig, distilled: SymbolicForest, game: Lockstep,
                  tuner: ConstantTuner | None, exclude_seeds: Collection[int], seed: int,
-                 selection_game: Lockstep | None = None):
+                 selection_game: Lockstep | None = None, pursuit: Sequence[list[list[Node]]] = ()):
         self.cfg = cfg
+        self.pursuit = list(pursuit)
         self.distilled = distilled
         self.game = game
         self.selection_game = selection_game or game
@@ -157,10 +159,13 @@ class RewardEvolution(Evolution):
         return population
 
     def _screened_fresh(self, n: int) -> list[Member]:
-        """The ``n`` best of ``max(n, fresh_pool)`` fresh forests on ``episodes`` fitness episodes."""
+        """The ``n`` best of ``max(n, fresh_pool)`` fresh forests and the pursuit forests on ``episodes``
+        fitness episodes."""
         if n == 0:
             return []
         pool = [self._fresh() for _ in range(max(n, self.cfg.fresh_pool))]
+        pool += [Member([list(p) for p in programs], self.distilled.scale, "pursuit", "pursuit")
+                 for programs in self.pursuit]
         if len(pool) == n:
             return pool
         seeds = draw_selection_seeds(self._rng, self.cfg.episodes, self.exclude)
