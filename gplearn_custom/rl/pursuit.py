@@ -7,11 +7,14 @@ either. A pursuit forest is the simplest object-centric player: action ``a``'s l
 
     sign * sum over axes of v_a[axis] * (target.d<axis> + offset)
 
-where ``v_a`` is the agent's mean velocity right after action ``a`` in the teacher's rollouts (the
-dataset's tracked objects: the same evidence that finds the agent, no truth) and ``target.d<axis>``
-the target's offset from the agent. The action whose motion closes the gap (``sign`` +1) or opens it
-(-1) has the largest logit; the offset aims beside the target (a paddle's edge rather than its
-centre). Stage III screens these forests with its fresh ones; its mutations and PPO then change them.
+where ``v_a`` is the agent's mean velocity in the dataset's states that follow a state the teacher
+labelled ``a`` (tracked objects, no truth) and ``target.d<axis>`` the target's offset from the agent.
+The label is the teacher's choice, not always the action played (the rollout plays a random one on
+``dataset.random_action_prob`` of its steps, and the dataset does not store it), so the means are
+diluted towards each other; the agent finder's own sums (Stage II-B) pair the actions played. The
+action whose motion closes the gap (``sign`` +1) or opens it (-1) has the largest logit; the offset
+aims beside the target (a paddle's edge rather than its centre). Stage III screens these forests
+with its fresh ones; its mutations and PPO then change them.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ DEAD_AXIS = 0.05  # an axis whose spread of action velocities is below this shar
 
 
 def action_velocities(data: DistillData) -> np.ndarray:
-    """(n_actions, 2): the agent's mean (vx, vy) in the state right after each action, over the
-    dataset's consecutive states of one episode; zeros for an action never taken."""
+    """(n_actions, 2): the agent's mean (vx, vy) in the state after each state labelled with an
+    action, over the dataset's consecutive states of one episode; zeros for a label never given."""
     if data.agent_type is None:
         raise ValueError("the dataset has no agent type, so no agent velocity to pursue with")
     response = ActionResponse(len(data.type_names), len(data.action_names))
