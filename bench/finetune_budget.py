@@ -46,7 +46,9 @@ def budget_row(name: str, finetune: dict) -> dict:
             # the chosen forest's return on the selection games (training seeds): what a setting may be
             # tuned on, where the test games above may only report it
             f"{name}_selection_return": finetune["selection"][finetune["chosen"]]["return_mean"],
-            f"{name}_selection": {k: v["return_mean"] for k, v in finetune["selection"].items()}}
+            f"{name}_selection": {k: v["return_mean"] for k, v in finetune["selection"].items()},
+            # the agent's velocity after each action, where the search built pursuit forests from it
+            f"{name}_action_velocities": finetune.get("action_velocities")}
 
 
 def main() -> None:
