@@ -6,8 +6,11 @@ changed by one of gplearn's operators on one action's program, as re-written for
 ``gplearn_custom.language.variation``, or copied when the operator gives a program over
 ``max_program_size`` nodes), then the fitness, then an optional
 improvement step (constants tuned by gradient), then per-generation statistics. With a checkpoint
-path the state, the random state included, is written atomically after every generation, and a
-resumed run ends exactly where an uninterrupted one does.
+path the state, the random state included, is written atomically after the last generation and
+after any generation that ends ``checkpoint_seconds`` or more after the last write, and a resumed
+run ends exactly where an uninterrupted one does: it replays from the generation written. Stage III
+writes every generation (each is whole games); the regressions write at most every ten seconds
+(writing a thousand forests costs a tenth of a second, more than one of their generations).
 
 Stage II-C plugs in imitation (``gplearn_custom.genetic.SymbolicPolicyDistiller``: cross-entropy to
 the teacher, L-BFGS on constants), Stage III the return (``gplearn_custom.rl.evolution``: whole
@@ -130,6 +133,7 @@ class Evolution:
     _variation: Variation
     _rng: np.random.RandomState | BufferedDraws
     _names: tuple
+    checkpoint_seconds = 0.0  # the least time between two checkpoint writes (0: every generation)
 
     # ----------------------------------------------------------------------------- hooks
 
@@ -182,6 +186,7 @@ class Evolution:
             self._history: list[dict] = []
         if warm is None and checkpoint is not None and checkpoint.is_file():
             population, start, stopped = self._resume(checkpoint)
+        saved = time.perf_counter()
         for generation in range(start, self._loop.generations):
             if stopped:
                 break
@@ -199,8 +204,10 @@ class Evolution:
             stats = self._stats(population, generation, time.perf_counter() - began, self._work() - work)
             self._history.append(stats)
             stopped = self._stop(stats)
-            if checkpoint is not None:
+            last = stopped or generation == self._loop.generations - 1
+            if checkpoint is not None and (last or time.perf_counter() - saved >= self.checkpoint_seconds):
                 self._save(checkpoint, population, generation, stopped)
+                saved = time.perf_counter()
             if callback is not None:
                 callback(stats)
         if self._best is None:

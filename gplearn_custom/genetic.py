@@ -59,6 +59,8 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
     (forests evaluated).
     """
 
+    checkpoint_seconds = 10.0  # a generation takes less than writing the population
+
     def __init__(
         self,
         *,
@@ -138,7 +140,7 @@ class SymbolicPolicyDistiller(ClassifierMixin, BaseEstimator, Evolution):
         callback: Callable[[dict, SymbolicPolicyDistiller], None] | None = None,
         initial_forests: Sequence[SymbolicForest] = (),
     ) -> SymbolicPolicyDistiller:
-        """Evolve; ``checkpoint`` is resumed if it exists and rewritten every generation;
+        """Evolve; ``checkpoint`` is resumed if it exists and rewritten as the loop says (``evolution``);
         ``callback(stats, self)`` runs after each generation; ``initial_forests`` seed the first
         population (e.g. the previous round of DAgger)."""
         X, probs = self._check_data(X, y)

@@ -42,6 +42,8 @@ class SymbolicRewardRegressor(RegressorMixin, BaseEstimator, Evolution):
     ``intercept_``, ``r2_`` (of the best program on the fitted data), ``run_details_``.
     """
 
+    checkpoint_seconds = 10.0  # a generation takes less than writing the population
+
     def __init__(self, *, population_size: int = 500, generations: int = 20, tournament_size: int = 7,
                  function_set: Sequence[str] = DEFAULT_FUNCTION_SET, init_depth: tuple[int, int] = (2, 4),
                  init_method: str = "half and half", const_range: tuple[float, float] | None = (-1.0, 1.0),

@@ -56,7 +56,7 @@ class SpaceDetector:
         h, w = frames.shape[1:3]
         param = next(self.model.parameters())
         x = to_tensor(frames, self.model.cfg.image_size).to(param.device)
-        lat = self.model.latents(x)
+        lat = self.model.latents(x, min_presence=CANDIDATE)
         candidate = lat.pres_prob > CANDIDATE
         lat.centre[candidate], lat.scale[candidate] = self.model.fg.tight_boxes(
             lat.centre[candidate], lat.scale[candidate], lat.what[candidate])

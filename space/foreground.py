@@ -50,6 +50,7 @@ class Foreground(nn.Module):
         super().__init__()
         self.grid = cfg.grid
         self.glimpse = cfg.glimpse_size
+        self.z_what_dim = cfg.z_what_dim
         self.cell = cfg.image_size // cfg.grid
         self.max_shift = cfg.max_shift * 2.0 / cfg.grid  # in image coordinates [-1, 1]
         self.radius = cfg.neighbourhood
@@ -93,22 +94,38 @@ class Foreground(nn.Module):
     def _glimpses(self, x: torch.Tensor, centre: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """(B*N, 3, g, g) crops under the boxes, all of an image sampled in one grid_sample call."""
         b, n = centre.shape[:2]
-        theta = torch.zeros(b * n, 2, 3, device=x.device, dtype=x.dtype)
-        theta[:, 0, 0] = scale[..., 0].reshape(-1)
-        theta[:, 1, 1] = scale[..., 1].reshape(-1)
-        theta[:, :, 2] = centre.reshape(-1, 2)
         g = self.glimpse
-        grid = F.affine_grid(theta, [b * n, 3, g, g], align_corners=False)
+        grid = F.affine_grid(_theta(centre.reshape(-1, 2), scale.reshape(-1, 2)), [b * n, 3, g, g],
+                             align_corners=False)
         crops = F.grid_sample(x, grid.view(b, n * g, g, 2), align_corners=False)
         return crops.view(b, 3, n, g, g).transpose(1, 2).reshape(b * n, 3, g, g)
 
-    def latents(self, x: torch.Tensor) -> Latents:
-        """Posterior means, no sampling: the deterministic detections."""
+    def _cell_glimpses(self, x: torch.Tensor, centre: torch.Tensor, scale: torch.Tensor,
+                       cells: torch.Tensor) -> torch.Tensor:
+        """(M, 3, g, g) crops under the boxes of the M cells where ``cells`` (B, N) is true, each
+        sampled from its own image: the same values as ``_glimpses`` gives those cells."""
+        image, cell = cells.nonzero(as_tuple=True)
+        g = self.glimpse
+        grid = F.affine_grid(_theta(centre[image, cell], scale[image, cell]), [len(image), 3, g, g],
+                             align_corners=False)
+        return F.grid_sample(x[image], grid, align_corners=False)
+
+    def latents(self, x: torch.Tensor, min_presence: float = 0.0) -> Latents:
+        """Posterior means, no sampling: the deterministic detections.
+
+        Only cells more present than ``min_presence`` are glimpsed and encoded; the others' ``what``
+        is zero. A detector that never reads those cells skips most of the glimpse encoder, a third of
+        inference, and gets the same values for the cells it reads (tested).
+        """
         pres_logit, where, depth = self._cells(x)
         centre, scale = self._box(where.mean)
-        what = gaussian(self.what_encoder(self._glimpses(x, centre, scale))).mean
+        pres_prob = torch.sigmoid(pres_logit)
         b, n = pres_logit.shape
-        return Latents(torch.sigmoid(pres_logit), centre, scale, what.view(b, n, -1), depth.mean[..., 0])
+        what = x.new_zeros(b, n, self.z_what_dim)
+        cells = pres_prob > min_presence
+        if cells.any():
+            what[cells] = gaussian(self.what_encoder(self._cell_glimpses(x, centre, scale, cells))).mean
+        return Latents(pres_prob, centre, scale, what, depth.mean[..., 0])
 
     def tight_boxes(self, centre: torch.Tensor, scale: torch.Tensor, what: torch.Tensor,
                     level: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -233,3 +250,11 @@ def _bilinear_weights(a: torch.Tensor, b: torch.Tensor, n_out: int, n_in: int) -
     pixels = torch.arange(n_in, device=a.device, dtype=a.dtype)
     return (1 - (source[:, :, None] - pixels).abs()).clamp_min(0)
 
+
+def _theta(centre: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """(M, 2, 3) affine maps from a glimpse's [-1, 1] square to its box: scale, then shift."""
+    theta = centre.new_zeros(len(centre), 2, 3)
+    theta[:, 0, 0] = scale[:, 0]
+    theta[:, 1, 1] = scale[:, 1]
+    theta[:, :, 2] = centre
+    return theta

@@ -57,5 +57,5 @@ class Space(nn.Module):
         return out
 
     @torch.no_grad()
-    def latents(self, x: torch.Tensor) -> Latents:
-        return self.fg.latents(x)
+    def latents(self, x: torch.Tensor, min_presence: float = 0.0) -> Latents:
+        return self.fg.latents(x, min_presence)

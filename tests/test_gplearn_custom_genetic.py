@@ -69,6 +69,28 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run(pong, tmp_path, stra
             for d in resumed.run_details_] == strip
 
 
+@pytest.mark.parametrize("every", [0.0, float("inf")])
+def test_an_interrupted_run_replays_from_its_last_checkpoint(pong, tmp_path, monkeypatch, every):
+    """Checkpoints are written at most every ``checkpoint_seconds``: after an interruption the search
+    replays from the generation written (the one before it: 0 s; none at all: inf) and ends where an
+    uninterrupted run ends."""
+    spec, X, probs = pong
+    whole = estimator(spec, generations=6).fit(X, probs)
+    monkeypatch.setattr(SymbolicPolicyDistiller, "checkpoint_seconds", every)
+    path = tmp_path / "checkpoint.json"
+
+    def interrupt(stats, _):
+        if stats["generation"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        estimator(spec, generations=6).fit(X, probs, checkpoint=path, callback=interrupt)
+    assert (json.loads(path.read_text())["generation"] == 3) if every == 0 else not path.exists()
+    resumed = estimator(spec, generations=6).fit(X, probs, checkpoint=path)
+    assert resumed.forest_.programs == whole.forest_.programs
+    assert resumed.best_fitness_ == whole.best_fitness_
+
+
 def test_checkpoint_of_other_settings_is_refused(pong, tmp_path):
     spec, X, probs = pong
     path = tmp_path / "checkpoint.json"

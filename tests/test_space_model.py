@@ -65,6 +65,20 @@ def test_latents_are_deterministic_and_inside_their_cell_range() -> None:
     assert (offset <= 2.0 / 4 + 1e-6).all()  # at most one cell (of width 2/G)
 
 
+def test_latents_of_present_cells_alone_match_the_whole_grid() -> None:
+    """The detector encodes only the cells it may read; those cells get exactly the whole grid's
+    values (the same glimpse, the same encoder), the rest a zero appearance."""
+    torch.manual_seed(0)
+    model = Space(tiny_config().model)
+    x = torch.rand(3, 3, 32, 32)
+    whole, some = model.latents(x), model.latents(x, min_presence=0.5)
+    kept = whole.pres_prob > 0.5
+    assert 0 < kept.sum() < kept.numel()
+    assert torch.equal(some.what[kept], whole.what[kept])
+    assert some.what[~kept].abs().max() == 0 and whole.what[~kept].abs().max() > 0
+    assert torch.equal(some.centre, whole.centre) and torch.equal(some.pres_prob, whole.pres_prob)
+
+
 def test_neighbourhood_compositing_matches_whole_image() -> None:
     """Drawing each glimpse only into a window that covers the image equals drawing it everywhere."""
     torch.manual_seed(0)
