@@ -18,11 +18,14 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from benchlib import ROOT, save, table  # noqa: I001  (puts the repository on sys.path)
 
 from reporting.build import load, pick, results_rows
+
+STAGES = ("teacher", "frames", "space", "dataset", "distill", "finetune", "report")
 
 
 def main() -> None:
@@ -33,14 +36,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.run.exists():
         shutil.rmtree(args.run)
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), datetime.now()
     subprocess.run([sys.executable, str(ROOT / "run_pipeline.py"), "--config", args.config, "--run",
                     str(args.run), *args.overrides], cwd=ROOT, check=True)
     wall = time.perf_counter() - start
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    stages = {}
-    for stage in ("teacher", "frames", "space", "dataset", "distill", "finetune", "report"):
-        stages[stage] = load(args.run / stage / "complete.json").get("summary", {})
+    stages = {stage: load(args.run / stage / "complete.json") for stage in STAGES}
     rows = results_rows(args.run)
     teacher_return = rows[0]["return"] or 0.0
     symbolic_return = [r for r in rows if "symbolic" in r["agent"]][-1]["return"]
@@ -49,13 +50,25 @@ def main() -> None:
     print(table(transfer, [k for k in transfer[0] if k != "overrides"]))
     summary = {"wall_seconds": wall, "peak_memory_gib": peak_gib,
                "symbolic_over_teacher": symbolic_return / teacher_return if teacher_return else None,
-               "teacher_seconds": pick(stages["teacher"], "wall_seconds"),
-               "space_f1": pick(stages["space"], "f1", "eval.f1", "overall.f1")}
+               "teacher_seconds": pick(stages["teacher"].get("summary", {}), "wall_seconds"),
+               "space_f1": pick(stages["space"].get("summary", {}), "f1", "eval.f1", "overall.f1")}
     print(table([summary], list(summary)))
     students = distillation_rows(args.run / "distill" / "eval.json")
     print(table(students, ["student", "agreement", "decisive_agreement", "critical_agreement", "size"]))
-    result = {"summary": summary, "results": rows, "transfer": transfer, "distillation": students}
+    result = {"summary": summary, "stage_seconds": stage_seconds(stages, started_at), "results": rows,
+              "transfer": transfer, "distillation": students}
     print(f"results -> {save('pipeline', result)}")
+
+
+def stage_seconds(stages: dict[str, dict], started_at: datetime) -> dict[str, float]:
+    """Each stage's share of the wall time, start-up included: from the end of the one before it (the
+    pipeline's start for the first) to its own completion record."""
+    out, last = {}, started_at
+    for stage, record in stages.items():
+        finished = datetime.fromisoformat(record["finished"])
+        out[stage] = round((finished - last).total_seconds(), 1)
+        last = finished
+    return out
 
 
 def distillation_rows(path: Path) -> list[dict]:
