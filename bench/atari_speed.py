@@ -6,8 +6,9 @@ Environment alone (random actions, 8 games, the teacher's grey 84x84 stacks): SB
 gymnasium in one process (``dummy``) against ale-py's C++ vector env (``ale``). PPO (8 x 128 steps,
 4 epochs of minibatch 256, 2 torch threads): the SB3 + gymnasium path with the Nature CNN, the
 RL-Zoo recipe, against the ale path with the Nature CNN and with the half-width CNN the Atari
-configs train (``teacher.policy: small``). Target (issue 17): the default path >= 3x the first.
-Writes results/atari_speed.json.
+configs train (``teacher.policy: small``), without and with ``teacher.channels_last`` (the Atari
+default). The PPO rows take turns, ``--repeats`` rounds, and report their mean. Target (issue 17):
+the default path >= 3x the first. Writes results/atari_speed.json.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def env_steps_per_second(config, vec_env: str, steps: int) -> float:
     return steps / seconds
 
 
-def ppo_steps_per_second(config, vec_env: str, policy: str, steps: int) -> float:
+def ppo_steps_per_second(config, vec_env: str, policy: str, channels_last: bool, steps: int) -> float:
     config.teacher.policy = policy
+    config.teacher.channels_last = channels_last
     config.teacher.features_dim = 512 if policy == "CnnPolicy" else 256
     venv = make_vec_env(config.env, config.teacher.n_envs, seed=0, vec_env=vec_env)
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,20 +61,28 @@ def main() -> None:
     parser.add_argument("--game", default="PongNoFrameskip-v4")
     parser.add_argument("--env-steps", type=int, default=4000)
     parser.add_argument("--ppo-steps", type=int, default=8192)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(2)
     config = load_config(ROOT / "configs" / "atari_pong.yaml", [f"env.id={args.game}"])
     rows = [{"measure": "env steps/s (random, 8 games)", "path": path,
              "steps_per_second": env_steps_per_second(config, path, args.env_steps)}
             for path in ("dummy", "ale")]
-    for path, policy in (("dummy", "CnnPolicy"), ("ale", "CnnPolicy"), ("ale", "small")):
-        rows.append({"measure": "PPO steps/s", "path": path, "policy": policy,
-                     "steps_per_second": ppo_steps_per_second(config, path, policy, args.ppo_steps)})
-    baseline = rows[2]["steps_per_second"]
-    for row in rows[2:]:
-        row["speedup_over_sb3_nature"] = row["steps_per_second"] / baseline
-    print(table(rows, ["measure", "path", "policy", "steps_per_second", "speedup_over_sb3_nature"]))
-    print(f"results -> {save('atari_speed', {'game': args.game, 'rows': rows})}")
+    ppo = [{"measure": "PPO steps/s", "path": path, "policy": policy, "channels_last": channels_last,
+            "rounds": []}
+           for path, policy, channels_last in (("dummy", "CnnPolicy", False), ("ale", "CnnPolicy", False),
+                                               ("ale", "small", False), ("ale", "small", True))]
+    for _ in range(args.repeats):
+        for row in ppo:
+            setting = row["path"], row["policy"], row["channels_last"]
+            row["rounds"].append(ppo_steps_per_second(config, *setting, args.ppo_steps))
+    for row in ppo:
+        row["steps_per_second"] = float(np.mean(row["rounds"]))
+        row["speedup_over_sb3_nature"] = row["steps_per_second"] / ppo[0]["steps_per_second"]
+    rows += ppo
+    print(table(rows, ["measure", "path", "policy", "channels_last", "steps_per_second",
+                       "speedup_over_sb3_nature"]))
+    print(f"results -> {save('atari_speed', {'game': args.game, 'ppo_steps': args.ppo_steps, 'rows': rows})}")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def build_model(config: Config, venv, tensorboard_dir: Path) -> PPO:
     if t.policy in EXTRACTORS:
         policy_kwargs = {"features_extractor_class": EXTRACTORS[t.policy],
                          "features_extractor_kwargs": {"features_dim": t.features_dim}}
-    return PPO(
+    model = PPO(
         "CnnPolicy", venv,
         learning_rate=schedule(t.learning_rate, "learning_rate"),
         n_steps=t.n_steps, batch_size=t.batch_size, n_epochs=t.n_epochs, gamma=t.gamma,
@@ -113,6 +113,9 @@ def build_model(config: Config, venv, tensorboard_dir: Path) -> PPO:
         policy_kwargs=policy_kwargs, tensorboard_log=str(tensorboard_dir), seed=config.seed,
         device=t.device, verbose=0,
     )
+    if t.channels_last:
+        model.policy.to(memory_format=torch.channels_last)
+    return model
 
 
 def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = True) -> dict:
@@ -125,6 +128,8 @@ def train_teacher(config: Config, out: Path, resume: bool, progress_bar: bool = 
     last = latest_checkpoint(checkpoints) if resume else None
     if last is not None:
         model = PPO.load(last, env=venv, device=t.device, tensorboard_log=str(out / "tensorboard"))
+        if t.channels_last:  # a checkpoint loads in the default order
+            model.policy.to(memory_format=torch.channels_last)
         print(f"resuming from {last} at {model.num_timesteps} steps")
     else:
         model = build_model(config, venv, out / "tensorboard")

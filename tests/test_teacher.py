@@ -79,6 +79,29 @@ def test_teacher_networks_train_and_load(tmp_path, policy):
     assert agent.probs(frame).shape == (3,)
 
 
+def test_channels_last_is_the_same_network_in_another_memory_order(tmp_path):
+    """``teacher.channels_last`` reorders the network's tensors, not what it computes: the same seed
+    gives the same probabilities, and a training with it saves a teacher that loads and plays."""
+    from pipeline.teacher import build_model
+
+    config = tiny_config("PongNoFrameskip-v4", frame_stack=4)
+    config.teacher.policy = "small"
+    venv = make_vec_env(config.env, 2, seed=0)
+    obs = torch.as_tensor(venv.reset())
+    plain = build_model(config, venv, None)
+    config.teacher.channels_last = True
+    reordered = build_model(config, venv, None)
+    conv = reordered.policy.features_extractor.cnn[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    with torch.no_grad():
+        expected = plain.policy.get_distribution(obs).distribution.probs
+        assert torch.allclose(reordered.policy.get_distribution(obs).distribution.probs, expected, atol=1e-6)
+    venv.close()
+    train_teacher(config, tmp_path, resume=False, progress_bar=False)
+    agent = TeacherAgent.load(tmp_path, config.env.frame_stack)
+    assert agent.probs(np.zeros((210, 160, 3), np.uint8)).shape == (6,)
+
+
 def test_linear_schedule():
     lr = schedule("lin_2.5e-4", "learning_rate")
     assert lr(1.0) == pytest.approx(2.5e-4) and lr(0.5) == pytest.approx(1.25e-4)
