@@ -1,6 +1,7 @@
 """The whole pipeline as a user runs it: wall time, peak memory and every stage's headline numbers.
 
-    .venv/bin/python bench/pipeline.py [--config configs/pong.yaml] [--run bench/runs/pipeline]
+    .venv/bin/python bench/pipeline.py [--config configs/pong.yaml] [--run bench/runs/pipeline] \
+        [--name pipeline]
 
 Targets (issue 7): ``make demo`` finishes all stages in <= 10 minutes on 2 CPU cores with peak
 memory under 4 GiB, and the symbolic agent's return is >= 95 % of the teacher's. It also tables the
@@ -32,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--config", default=str(ROOT / "configs" / "pong.yaml"))
     parser.add_argument("--run", type=Path, default=ROOT / "bench" / "runs" / "pipeline")
+    parser.add_argument("--name", default="pipeline", help="results/NAME.json")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     if args.run.exists():
@@ -57,7 +59,7 @@ def main() -> None:
     print(table(students, ["student", "agreement", "decisive_agreement", "critical_agreement", "size"]))
     result = {"summary": summary, "stage_seconds": stage_seconds(stages, started_at), "results": rows,
               "transfer": transfer, "distillation": students}
-    print(f"results -> {save('pipeline', result)}")
+    print(f"results -> {save(args.name, {'config': args.config, **result})}")
 
 
 def stage_seconds(stages: dict[str, dict], started_at: datetime) -> dict[str, float]:
