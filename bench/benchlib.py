@@ -131,16 +131,20 @@ def games_from(eval_cfg, games: int):
     return dataclasses.replace(eval_cfg, seeds=list(range(first, first + games)))
 
 
-def run_config(config_path: str, run: str | Path, overrides: list[str]):
-    """(config, opened run folder) of a finished run: ``config_path`` with ``overrides`` and the run's
-    own pipeline seed (its ``--seed``, read from teacher/config.yaml)."""
+def run_seed(run: str | Path) -> int:
+    """A finished run's own pipeline seed (its ``--seed``, read from teacher/config.yaml)."""
     import yaml
 
+    return int(yaml.safe_load((Path(run) / "teacher" / "config.yaml").read_text())["seed"])
+
+
+def run_config(config_path: str, run: str | Path, overrides: list[str]):
+    """(config, opened run folder) of a finished run: ``config_path`` with ``overrides`` and the run's
+    own pipeline seed."""
     from common.runs import RunFolder
     from pipeline.config import load_config
 
-    seed = int(yaml.safe_load((Path(run) / "teacher" / "config.yaml").read_text())["seed"])
-    config = load_config(config_path, overrides, seed)
+    config = load_config(config_path, overrides, run_seed(run))
     return config, RunFolder(run).open(config.env.id, create=False)
 
 

@@ -3,10 +3,11 @@
     .venv/bin/python bench/stage_speed.py --run bench/runs/pipeline --before b3c1e61 \\
         --stages distill,finetune [--config configs/pong.yaml] [--repeats 1]
 
-Each stage runs with ``--force`` on a fresh copy of the run (its upstream stages as the run has
-them), under ``--before`` (a temporary git worktree, its own config file of the same name) and under
-the code now, alternately, one at a time; nothing else should run. A speed-up that keeps the
-results shows the same output hash in both rows. Writes ``results/stage_speed.json`` (or ``--name``).
+Each stage runs with ``--force`` and the run's own ``--seed`` on a fresh copy of the run (its
+upstream stages as the run has them, without the teacher's checkpoints), under ``--before`` (a
+temporary git worktree, its own config file of the same name) and under the code now, alternately,
+one at a time; nothing else should run. A speed-up that keeps the results shows the same output hash
+in both rows. Writes ``results/stage_speed.json`` (or ``--name``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, save, table, worktree
+from benchlib import ROOT, copy_stages, run_seed, save, table, worktree
 
 SCRIPTS = {  # stage -> (its script, the output compared)
     "dataset": ("generate_dataset.py", "dataset.json"),
@@ -36,11 +36,11 @@ def timed_stage(root: Path, stage: str, run: Path, config: str) -> dict:
     script, output = SCRIPTS[stage]
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / run.name
-        shutil.copytree(run, copy)
+        copy_stages(run, copy, [path.name for path in run.iterdir()])
         start = time.perf_counter()
         done = subprocess.run([sys.executable, str(root / script), "--config", str(root / config), "--run",
-                               str(copy), "--force"], cwd=root, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(root)})
+                               str(copy), "--seed", str(run_seed(run)), "--force"], cwd=root,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
         seconds = time.perf_counter() - start
         if done.returncode:
             raise SystemExit(f"{script} failed under {root}:\n{done.stderr[-2000:]}")

@@ -1,9 +1,10 @@
 """How large must a readable policy be to agree with the teacher? CART trees of growing size.
 
-    .venv/bin/python bench/tree_sizes.py --runs bench/runs/pipeline [--config configs/pong.yaml] \\
-        [--leaves 6,16,46,200] [--name tree_sizes_pong]
+    .venv/bin/python bench/tree_sizes.py --runs bench/runs/pipeline [--leaves 6,16,46,200] \\
+        [--name tree_sizes_pong]
 
-On each finished run's dataset, with the distillation's own features, splits and fitness states:
+On each finished run's dataset, with its distillation's own config (``distill/config.yaml``),
+features, splits and fitness states:
 a CART tree (scikit-learn, VIPER's kind of policy) of at most L leaves (2L - 1 nodes) fitted to the
 teacher's actions, scored on the held-out test states with the distillation's measures (plain,
 decisive-state and criticality-weighted agreement), beside the run's distilled forest. Issue 16's
